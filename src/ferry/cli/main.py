@@ -1,0 +1,223 @@
+"""The ``ferry`` command line. Errors become one line on standard error and an exit code, in one place
+(:func:`run`); the engine underneath never prints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from ferry import __version__
+from ferry.api import prepare_transfer
+from ferry.cli.progress import BarListener, PlainListener, QuietListener
+from ferry.config import load_config
+from ferry.errors import FerryError, InterruptedTransfer, UsageError
+from ferry.transfer.engine import TransferResult
+from ferry.transfer.events import TransferListener
+from ferry.transfer.options import parse_meta, resolve_options
+from ferry.units import format_size
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Resumable transfers into, out of and between object stores.",
+    pretty_exceptions_enable=False,
+)
+
+EXIT_INTERRUPTED = InterruptedTransfer.exit_code
+
+
+@app.command()
+def cp(
+    source: Annotated[str, typer.Argument(help="A local file, s3://bucket/key or REMOTE://bucket/key.")],
+    destination: Annotated[
+        str, typer.Argument(help="Where to put it; a folder or a key ending in / keeps the name.")
+    ],
+    threshold: Annotated[
+        str | None,
+        typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
+    ] = None,
+    part_size: Annotated[
+        str | None,
+        typer.Option("--part-size", "--ps", help="Part size, 100KiB to 5GiB, or auto. [default: auto]"),
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option("-p", "--parallel", help="Parts at once. [default: 4]")
+    ] = None,
+    checkpoint_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint-dir", "--cpd", help="Where part records live. [default: ~/.ferry/checkpoint]"
+        ),
+    ] = None,
+    temp_dir: Annotated[
+        Path | None,
+        typer.Option("--temp-dir", help="Folder for unfinished downloads. [default: beside the destination]"),
+    ] = None,
+    verify_length: Annotated[
+        bool, typer.Option("--verify-length", "--vlength", help="Check the size afterwards.")
+    ] = False,
+    verify_md5: Annotated[
+        bool, typer.Option("--verify-md5", "--vmd5", help="Check MD5s; uploads record md5chksum metadata.")
+    ] = False,
+    acl: Annotated[str | None, typer.Option("--acl", help="Canned ACL for the new object.")] = None,
+    storage_class: Annotated[
+        str | None, typer.Option("--storage-class", "--sc", help="Storage class.")
+    ] = None,
+    meta: Annotated[str | None, typer.Option("--meta", help="User metadata, k1:v1#k2:v2.")] = None,
+    crr: Annotated[bool, typer.Option("--crr", help="Copy through this machine, never server-side.")] = False,
+    bwlimit: Annotated[
+        str | None, typer.Option("--bwlimit", help="Bandwidth limit per second, e.g. 20MiB.")
+    ] = None,
+    retries: Annotated[
+        int | None, typer.Option("--retries", help="Retries per request. [default: 5]")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")
+    ] = False,
+    force: Annotated[bool, typer.Option("-f", "--force", help="Never ask before overwriting.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress, only the result.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file. [default: ~/.config/ferry/config.toml]")
+    ] = None,
+) -> None:
+    """Copy one object: upload, download, or bucket to bucket. Run it again after any interruption and it
+    resumes where it stopped."""
+    settings = load_config(config)
+    options = resolve_options(
+        settings.defaults,
+        threshold=threshold,
+        part_size=part_size,
+        parallel=parallel,
+        checkpoint_dir=checkpoint_dir,
+        verify_length=verify_length,
+        verify_md5=verify_md5,
+        metadata=parse_meta(meta) if meta is not None else None,
+        acl=acl,
+        storage_class=storage_class,
+        stream_copy=crr,
+        retries=retries,
+        bwlimit=bwlimit,
+        dry_run=dry_run,
+    )
+    stop = threading.Event()
+    console = Console(stderr=True)
+    listener: TransferListener
+    bar: BarListener | None = None
+    if quiet or json_output:
+        listener = QuietListener()
+    elif console.is_terminal:
+        listener = bar = BarListener(console)
+    else:
+        listener = PlainListener()
+    transfer = prepare_transfer(
+        source, destination, options, config=settings, temp_dir=temp_dir, listener=listener, stop=stop
+    )
+    ask = not force and not dry_run and sys.stdin.isatty()
+    if (
+        ask
+        and _exists(transfer.dst, transfer.dst_key)
+        and not typer.confirm(f"{transfer.result.destination} exists. Overwrite?", default=False)
+    ):
+        raise InterruptedTransfer("not overwritten")
+    with bar if bar is not None else contextlib.nullcontext():
+        result = transfer.run()
+    if json_output:
+        print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
+    else:
+        _print_summary(result)
+
+
+def _exists(store: object, key: str) -> bool:
+    from ferry.storage.base import Store
+
+    assert isinstance(store, Store)
+    try:
+        store.stat(key)
+    except FerryError:
+        return False
+    return True
+
+
+def _print_summary(result: TransferResult) -> None:
+    verb = {"upload": "Upload", "download": "Download", "copy": "Copy"}[result.kind]
+    if result.server_side:
+        verb += " (server-side)"
+    lines = [f"{verb}: {result.source} --> {result.destination}"]
+    if result.dry_run:
+        plan = f"would move {format_size(result.size)}"
+        if result.multipart:
+            plan += f" in {result.parts_total} parts of {format_size(result.part_size or 0)}"
+            if result.parts_resumed:
+                plan += f"; {result.parts_resumed} parts are already done and would not be sent again"
+        lines.append(f"Dry run:           {plan}; nothing was changed")
+        print("\n".join(lines))
+        return
+    lines.append(f"Size:              {result.size} ({format_size(result.size)})")
+    if result.multipart:
+        resumed = f", {result.parts_resumed} done by an earlier run" if result.parts_resumed else ""
+        lines.append(
+            f"Parts:             {result.parts_total} of {format_size(result.part_size or 0)}{resumed}"
+        )
+    lines.append(f"Transferred bytes: {result.transferred} ({format_size(result.transferred)})")
+    speed = result.transferred / result.elapsed if result.elapsed > 0 else 0.0
+    lines.append(f"Elapsed:           {result.elapsed:.2f} s ({format_size(speed)}/s)")
+    if result.verified:
+        lines.append(f"Verified:          {', '.join(result.verified)}")
+    lines.append("Result:            succeeded")
+    print("\n".join(lines), flush=True)
+
+
+@app.command()
+def version() -> None:
+    """Print ferry's version."""
+    print(f"ferry {__version__}")
+
+
+def _error(message: str, code: int) -> int:
+    print(f"ferry: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 not found, 2 no such task, 3 bad arguments,
+    4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="ferry", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        return _error(exc.format_message().replace("\n", " "), UsageError.exit_code)
+    except click.exceptions.Abort:
+        return _error("aborted", EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except InterruptedTransfer as exc:
+        return _error(f"{exc.message}; run the same command again to resume", exc.exit_code)
+    except FerryError as exc:
+        return _error(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        return _error("interrupted; run the same command again to resume", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point. A second Ctrl-C, or a SIGTERM, ends the process at once: every state
+    ferry keeps on disk is crash-safe, so nothing is lost by not waiting for parts in flight."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(EXIT_INTERRUPTED))
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

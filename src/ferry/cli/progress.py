@@ -1,0 +1,107 @@
+"""Showing a transfer's progress: a Rich bar on a terminal, sparse plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from ferry.transfer.events import TransferListener
+from ferry.units import format_size
+
+
+class BarListener(TransferListener):
+    """A live bar with bytes, speed and ETA on standard error."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> BarListener:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def started(self, description: str, total: int, already_done: int) -> None:
+        name = description.rsplit("/", 1)[-1][:40]
+        if self._task is None:
+            self._task = self.progress.add_task(name, total=total, completed=already_done)
+        else:
+            self.progress.reset(self._task, total=total, completed=already_done, description=name)
+
+    def advanced(self, n: int) -> None:
+        if self._task is not None:
+            self.progress.advance(self._task, n)
+
+    def notice(self, message: str) -> None:
+        self.progress.console.print(f"ferry: note: {message}", markup=False, highlight=False)
+
+
+class PlainListener(TransferListener):
+    """For logs and pipes: a line at the start, then at most one every ``interval`` seconds."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0) -> None:
+        self.stream = stream
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._done = self._total = 0
+        self._last = time.monotonic()
+        self._start = self._last
+        self._base = 0
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def started(self, description: str, total: int, already_done: int) -> None:
+        with self._lock:
+            self._done, self._total, self._base = already_done, total, already_done
+            self._start = self._last = time.monotonic()
+        resumed = f", {format_size(already_done)} already done" if already_done else ""
+        self._line(f"ferry: {description}: {format_size(total)}{resumed}")
+
+    def advanced(self, n: int) -> None:
+        with self._lock:
+            self._done += n
+            now = time.monotonic()
+            if now - self._last < self.interval:
+                return
+            self._last = now
+            done, total, rate = (
+                self._done,
+                self._total,
+                (self._done - self._base) / max(now - self._start, 1e-9),
+            )
+        pct = 100.0 * done / total if total else 100.0
+        self._line(f"ferry: {format_size(done)} of {format_size(total)} ({pct:.1f}%), {format_size(rate)}/s")
+
+    def notice(self, message: str) -> None:
+        self._line(f"ferry: note: {message}")
+
+
+class QuietListener(TransferListener):
+    """Only notices, on standard error."""
+
+    def notice(self, message: str) -> None:
+        print(f"ferry: note: {message}", file=sys.stderr, flush=True)

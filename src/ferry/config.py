@@ -1,0 +1,149 @@
+"""The TOML config file: named remotes and defaults.
+
+Looked up at ``--config``, else ``$FERRY_CONFIG``, else ``$XDG_CONFIG_HOME/ferry/config.toml``.
+A missing file is an empty config. Example::
+
+    [defaults]
+    threshold = "50MiB"        # objects at or above go multipart
+    part_size = "auto"
+    parallel = 4               # parts at once
+    retries = 5
+    read_timeout = 60
+
+    [remotes.obs]
+    type = "s3"
+    endpoint = "https://obs.example.com"
+    access_key = "..."
+    secret_key = "..."
+    region = "cn-north-4"
+    addressing_style = "virtual"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ferry.errors import UsageError
+
+
+def ferry_home() -> Path:
+    """Where ferry keeps its state by default: ``$FERRY_HOME`` or ``~/.ferry``."""
+    return Path(os.environ.get("FERRY_HOME") or Path.home() / ".ferry").expanduser()
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """How to reach one S3-compatible endpoint. Secrets stay out of ``repr``."""
+
+    name: str
+    type: str = "s3"
+    endpoint: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    region: str | None = None
+    addressing_style: str | None = None
+    profile: str | None = None
+
+    def identity(self) -> tuple[str | None, str | None]:
+        """What makes two remotes the same account on the same service: endpoint and access key."""
+        return (self.endpoint.rstrip("/") if self.endpoint else None, self.access_key)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    threshold: str = "50MiB"
+    part_size: str = "auto"
+    parallel: int = 4
+    retries: int = 5
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    checkpoint_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    defaults: Defaults = Defaults()
+    remotes: dict[str, RemoteConfig] = field(default_factory=dict)
+
+    def remote(self, name: str) -> RemoteConfig:
+        """The remote named ``name``; ``s3`` and ``obs`` fall back to botocore's own credential chain."""
+        if name in self.remotes:
+            return self.remotes[name]
+        if name in ("s3", "obs"):
+            return RemoteConfig(name=name)
+        where = f" in {self.path}" if self.path else " (no config file found)"
+        raise UsageError(f"unknown remote {name!r}: no [remotes.{name}] section{where}")
+
+
+_REMOTE_KEYS = {f for f in RemoteConfig.__dataclass_fields__ if f != "name"}
+_DEFAULT_KEYS = set(Defaults.__dataclass_fields__)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("FERRY_CONFIG"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "ferry" / "config.toml"
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Read the config file; a UsageError for a file that is unreadable, malformed or has unknown keys."""
+    path = config_path(explicit)
+    if not path.exists():
+        if explicit:
+            raise UsageError(f"config file {path} does not exist")
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read config file {path}: {exc}") from None
+    return Config(path=path, defaults=_defaults(path, data.get("defaults", {})), remotes=_remotes(path, data))
+
+
+def _defaults(path: Path, raw: Any) -> Defaults:
+    if not isinstance(raw, dict):
+        raise UsageError(f"config file {path}: [defaults] must be a table")
+    _no_unknown(path, "defaults", raw, _DEFAULT_KEYS)
+    try:
+        return Defaults(**raw)
+    except TypeError as exc:
+        raise UsageError(f"config file {path}: [defaults]: {exc}") from None
+
+
+def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:
+    raw = data.get("remotes", {})
+    if not isinstance(raw, dict):
+        raise UsageError(f"config file {path}: [remotes] must hold one table per remote")
+    remotes: dict[str, RemoteConfig] = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise UsageError(f"config file {path}: [remotes.{name}] must be a table")
+        _no_unknown(path, f"remotes.{name}", table, _REMOTE_KEYS)
+        if table.get("type", "s3") != "s3":
+            raise UsageError(f"config file {path}: [remotes.{name}] has unsupported type {table['type']!r}")
+        style = table.get("addressing_style")
+        if style not in (None, "path", "virtual", "auto"):
+            raise UsageError(
+                f"config file {path}: [remotes.{name}] addressing_style must be path, virtual or auto"
+            )
+        for key, value in table.items():
+            if not isinstance(value, str):
+                raise UsageError(f"config file {path}: [remotes.{name}] {key} must be a string")
+        remotes[name.lower()] = RemoteConfig(name=name.lower(), **table)
+    return remotes
+
+
+def _no_unknown(path: Path, section: str, table: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(f"config file {path}: unknown key {unknown[0]!r} in [{section}]")

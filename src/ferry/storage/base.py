@@ -1,0 +1,184 @@
+"""The one storage protocol every backend implements, and the records it speaks in.
+
+The engine moves an object as numbered parts: it reads byte ranges from the source store and writes parts to
+the destination store, whatever the two are. A local file is a store too: its "multipart upload" is a
+preallocated temporary file that parts are written into at their offsets and that is renamed into place on
+completion, so downloads resume exactly as uploads do.
+
+Backends raise the errors of :mod:`ferry.errors` — never their library's own — so that the retry policy and
+the CLI see one vocabulary: ``RetryableError`` for what may pass (throttling, 5xx, resets, timeouts),
+``SourceChangedError`` and ``UploadGoneError`` for "start this object again", and the rest as fatal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ferry.transfer.parts import Span
+
+MD5_METADATA_KEY = "md5chksum"
+"""User metadata holding the base64 MD5 of the whole object (obsutil's and rclone's convention)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a store knows of one object. ``mtime`` is seconds since the epoch; ``etag`` has no quotes."""
+
+    key: str
+    size: int
+    mtime: float
+    etag: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+    def fingerprint(self) -> dict[str, object]:
+        """What must not change between two runs of a resumable transfer of this object."""
+        return {"size": self.size, "mtime": self.mtime, "etag": self.etag}
+
+    def md5_hex(self) -> str | None:
+        """The object's MD5 when the store can tell it: the ``md5chksum`` metadata, else a plain
+        (single-part) ETag. ``None`` for multipart ETags without that metadata."""
+        recorded = self.metadata.get(MD5_METADATA_KEY)
+        if recorded:
+            return md5_to_hex(recorded)
+        if self.etag and len(self.etag) == 32 and "-" not in self.etag:
+            try:
+                bytes.fromhex(self.etag)
+            except ValueError:
+                return None
+            return self.etag.lower()
+        return None
+
+
+def md5_to_hex(value: str) -> str | None:
+    """Accept an MD5 as 32 hex digits or as base64 of the 16-byte digest; ``None`` when it is neither."""
+    value = value.strip()
+    if len(value) == 32:
+        try:
+            return bytes.fromhex(value).hex()
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 16 else None
+
+
+def md5_hex_to_b64(hex_digest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How a new object is to be written: user metadata, ACL, storage class, content type."""
+
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    acl: str | None = None
+    storage_class: str | None = None
+    content_type: str | None = None
+
+    def merged(self, **changes: object) -> WriteOptions:
+        values: dict[str, object] = {
+            "metadata": self.metadata,
+            "acl": self.acl,
+            "storage_class": self.storage_class,
+            "content_type": self.content_type,
+        }
+        values.update(changes)
+        return WriteOptions(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """A part the destination confirmed: its number, ETag, and checksum if the server returned one."""
+
+    number: int
+    etag: str
+    checksum: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store can do, declared rather than guessed by the engine."""
+
+    multipart: bool
+    server_side_copy: bool
+    lists_parts: bool
+    """True when the store can say which parts of an unfinished upload it holds (S3 ListParts)."""
+    stages_locally: bool
+    """True when the content of an unfinished upload can be read back before it is committed
+    (a local temporary file), so verification can happen before the destination appears."""
+    max_parts: int = 10_000
+    is_local: bool = False
+    """The local filesystem: decides whether a transfer is an upload, a download or a copy."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """One bucket of an object store, or the local filesystem. Keys are the store's own (a path for local)."""
+
+    capabilities: Capabilities
+
+    def url(self, key: str) -> str:
+        """How the object is named to users, e.g. ``s3://bucket/key`` or a path."""
+        ...
+
+    def identity(self) -> Hashable:
+        """Equal for two stores on one endpoint and account: server-side copy is possible between them."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Raise NotFoundError when the object does not exist."""
+        ...
+
+    def read_range(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> bytes:
+        """Exactly ``length`` bytes from ``offset``; SourceChangedError if the ETag no longer matches."""
+        ...
+
+    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
+        """Write a whole object atomically; return its ETag (or a local stand-in)."""
+        ...
+
+    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
+        """Start an upload of ``size`` bytes; return its id."""
+        ...
+
+    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult: ...
+
+    def copy_part(
+        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
+    ) -> PartResult:
+        """Server-side copy of ``span`` of ``source_key`` into part ``span.number`` (UploadPartCopy)."""
+        ...
+
+    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
+        """The parts the store holds for an unfinished upload; ``None`` when it cannot tell but the upload is
+        intact. UploadGoneError when the upload no longer exists."""
+        ...
+
+    def staged_key(self, key: str, upload_id: str) -> str | None:
+        """Where an unfinished upload's bytes can be read before completion (``stages_locally`` stores)."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str: ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Discard an unfinished upload; no error when it is already gone."""
+        ...
+
+    def copy_object(
+        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
+    ) -> str:
+        """Server-side copy of a whole object; ``options=None`` keeps the source's metadata."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, upload id) of every unfinished multipart upload under ``prefix``."""
+        ...

@@ -1,0 +1,227 @@
+"""The local filesystem as a store. Keys are paths.
+
+Nothing ever appears at a destination path until it is whole: a single write goes to a temporary file that
+is fsynced and renamed; a multipart "upload" is a temporary file preallocated to the full size (so a full
+disk is found before the first byte moves), written part by part at each part's offset, fsynced and renamed
+on completion. The temporary file's path is the upload id, kept in the part record, so a later run writes
+the missing parts into the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Hashable, Iterator
+from pathlib import Path
+
+from ferry.errors import (
+    FerryError,
+    NotFoundError,
+    SourceChangedError,
+    TransferError,
+    UnsupportedError,
+    UploadGoneError,
+    UsageError,
+)
+from ferry.storage.base import Capabilities, ObjectInfo, PartResult, Store, WriteOptions
+from ferry.transfer.parts import Span
+from ferry.units import format_size
+
+TEMP_SUFFIX = ".ferry-tmp"
+
+
+class LocalStore:
+    """Files on this machine. ``temp_dir`` holds unfinished downloads (default: beside the destination)."""
+
+    capabilities = Capabilities(
+        multipart=True, server_side_copy=False, lists_parts=False, stages_locally=True, is_local=True
+    )
+
+    def __init__(self, temp_dir: Path | None = None) -> None:
+        self.temp_dir = temp_dir
+
+    def url(self, key: str) -> str:
+        return key
+
+    def identity(self) -> Hashable:
+        return ("local",)
+
+    @contextlib.contextmanager
+    def _errors(self, path: str, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except FerryError:
+            raise
+        except FileNotFoundError:
+            raise NotFoundError(f"{path}: no such file or directory") from None
+        except IsADirectoryError:
+            raise UsageError(f"{path} is a directory") from None
+        except PermissionError:
+            raise TransferError(f"{path}: permission denied {doing}") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise TransferError(f"{path}: no space left on device {doing}") from None
+            raise TransferError(f"{path}: {exc.strerror or exc} {doing}") from None
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors(key, "reading"):
+            st = os.stat(key)
+            if not os.path.isfile(key):
+                raise UsageError(f"{key} is not a regular file")
+        return ObjectInfo(key=key, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+
+    def read_range(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> bytes:
+        with self._errors(key, "reading"):
+            fd = os.open(key, os.O_RDONLY)
+            try:
+                chunks: list[bytes] = []
+                done = 0
+                while done < length:
+                    chunk = os.pread(fd, length - done, offset + done)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    done += len(chunk)
+            finally:
+                os.close(fd)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if len(data) != length:
+            raise SourceChangedError(f"{key}: the file became shorter during the transfer")
+        return data
+
+    def _temp_path(self, key: str) -> str:
+        target = Path(key)
+        folder = self.temp_dir or target.parent
+        return str(folder / f".{target.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+
+    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
+        with self._errors(key, "writing"):
+            Path(key).parent.mkdir(parents=True, exist_ok=True)
+            temp = self._temp_path(key)
+            try:
+                with open(temp, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                _commit(temp, key)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
+        with self._errors(key, "preparing the download"):
+            Path(key).parent.mkdir(parents=True, exist_ok=True)
+            temp = self._temp_path(key)
+            Path(temp).parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                if size:
+                    try:
+                        os.posix_fallocate(fd, 0, size)
+                    except OSError as exc:
+                        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                            raise TransferError(
+                                f"{key}: no space left on device for {format_size(size)} "
+                                f"(temporary file {temp})"
+                            ) from None
+                        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                            raise
+                        os.ftruncate(fd, size)
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+            os.close(fd)
+        return temp
+
+    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
+        with self._errors(upload_id, "writing"):
+            try:
+                fd = os.open(upload_id, os.O_WRONLY)
+            except FileNotFoundError:
+                raise UploadGoneError(f"{key}: the temporary file {upload_id} disappeared") from None
+            try:
+                view = memoryview(data)
+                done = 0
+                while done < len(view):
+                    done += os.pwrite(fd, view[done:], span.offset + done)
+                os.fdatasync(fd)  # the part record will say this part is done: make it true
+            finally:
+                os.close(fd)
+        return PartResult(span.number, f"{span.offset}+{span.length}")
+
+    def copy_part(
+        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
+    ) -> PartResult:
+        raise UnsupportedError("the local filesystem has no server-side copy")
+
+    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
+        try:
+            actual = os.stat(upload_id).st_size
+        except FileNotFoundError:
+            raise UploadGoneError(f"{key}: the temporary file {upload_id} is gone") from None
+        if actual != size:
+            raise UploadGoneError(f"{key}: the temporary file {upload_id} has the wrong size")
+        return None
+
+    def staged_key(self, key: str, upload_id: str) -> str | None:
+        return upload_id
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
+        with self._errors(key, "finishing the download"):
+            fd = os.open(upload_id, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _commit(upload_id, key)
+        return ""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(upload_id)
+
+    def copy_object(
+        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
+    ) -> str:
+        raise UnsupportedError("the local filesystem has no server-side copy")
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(key)
+
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return iter(())
+
+
+def _commit(temp: str, final: str) -> None:
+    """Move a complete, fsynced temporary file to its final path atomically, and make the rename durable.
+    A temporary folder on another filesystem is crossed by copying to a sibling of the final path first."""
+    try:
+        os.replace(temp, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        sibling = f"{final}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
+        try:
+            shutil.copyfile(temp, sibling)
+            with open(sibling, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(sibling, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(sibling)
+            raise
+        os.unlink(temp)
+    dir_fd = os.open(os.path.dirname(os.path.abspath(final)), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,339 @@
+"""S3-compatible object storage through botocore: AWS S3, Huawei OBS, Alibaba OSS, Tencent COS, Ceph, MinIO.
+
+botocore's own retries are switched off: every retry goes through :mod:`ferry.transfer.retry`, which
+needs botocore's exceptions turned into ferry's classified errors. That translation is :func:`_translate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import urllib3.exceptions
+
+from ferry.config import RemoteConfig
+from ferry.errors import (
+    BucketError,
+    CredentialsError,
+    FerryError,
+    NotFoundError,
+    RetryableError,
+    SourceChangedError,
+    TransferError,
+    UploadGoneError,
+    UsageError,
+)
+from ferry.storage.base import Capabilities, ObjectInfo, PartResult, Store, WriteOptions, md5_hex_to_b64
+from ferry.transfer.parts import Span
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+_RETRYABLE_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+    "503",
+    "500",
+    "502",
+    "504",
+    "429",
+}
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+_NETWORK_ERRORS = (
+    botocore.exceptions.EndpointConnectionError,
+    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectTimeoutError,
+    botocore.exceptions.ReadTimeoutError,
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    botocore.exceptions.HTTPClientError,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Connection settings shared by every client ferry opens."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_connections: int = 16
+
+
+def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Client, str | None]:
+    """A botocore S3 client for ``remote`` and the access key it signs with: the remote's own keys and
+    endpoint, or botocore's standard chain (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, profiles) for what
+    the remote leaves unset."""
+    try:
+        session = (
+            boto3.session.Session(profile_name=remote.profile) if remote.profile else boto3.session.Session()
+        )
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise CredentialsError(f"remote {remote.name!r}: {exc}") from None
+    region = remote.region or session.region_name or "us-east-1"
+    style: Literal["auto", "virtual", "path"] = "auto"
+    if remote.addressing_style in ("path", "virtual"):
+        style = remote.addressing_style  # type: ignore[assignment]
+    elif remote.addressing_style is None and remote.endpoint:
+        style = "path"  # custom endpoints (Ceph, MinIO) rarely have wildcard DNS
+    config = botocore.config.Config(
+        region_name=region,
+        signature_version="s3v4",
+        retries={"total_max_attempts": 1},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_pool_connections=settings.max_connections,
+        s3={"addressing_style": style},
+        tcp_keepalive=True,
+    )
+    access_key = remote.access_key
+    if access_key is None:
+        credentials = session.get_credentials()
+        access_key = credentials.access_key if credentials is not None else None
+    try:
+        client = session.client(
+            "s3",
+            endpoint_url=remote.endpoint or None,
+            aws_access_key_id=remote.access_key or None,
+            aws_secret_access_key=remote.secret_key or None,
+            aws_session_token=remote.session_token or None,
+            config=config,
+        )
+    except ValueError as exc:  # a malformed endpoint URL
+        raise UsageError(f"remote {remote.name!r}: invalid endpoint: {exc}") from None
+    return client, access_key
+
+
+class S3Store:
+    """One bucket on an S3-compatible endpoint."""
+
+    capabilities = Capabilities(multipart=True, server_side_copy=True, lists_parts=True, stages_locally=False)
+
+    def __init__(self, client: S3Client, bucket: str, scheme: str, access_key: str | None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.scheme = scheme
+        self._identity = ("s3", client.meta.endpoint_url.rstrip("/"), access_key)
+
+    def url(self, key: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+    def identity(self) -> Hashable:
+        return self._identity
+
+    @contextlib.contextmanager
+    def _errors(self, key: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except FerryError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, self, key) from exc
+
+    # --- reading -----------------------------------------------------------------------------------------
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._errors(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            size=head["ContentLength"],
+            mtime=head["LastModified"].timestamp(),
+            etag=head.get("ETag", "").strip('"') or None,
+            metadata=dict(head.get("Metadata", {})),
+            content_type=head.get("ContentType"),
+        )
+
+    def read_range(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> bytes:
+        if length == 0:
+            return b""
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Range": f"bytes={offset}-{offset + length - 1}",
+        }
+        if if_match:
+            args["IfMatch"] = f'"{if_match}"'
+        with self._errors(key):
+            response = self.client.get_object(**args)
+            body = response["Body"]
+            try:
+                data = body.read()
+            finally:
+                body.close()
+        if len(data) != length:
+            raise RetryableError(
+                f"{self.url(key)}: short read at offset {offset}: {len(data)} of {length} bytes"
+            )
+        return data
+
+    # --- writing -----------------------------------------------------------------------------------------
+
+    def _write_args(self, options: WriteOptions) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if options.metadata:
+            args["Metadata"] = dict(options.metadata)
+        if options.acl:
+            args["ACL"] = options.acl
+        if options.storage_class:
+            args["StorageClass"] = options.storage_class
+        if options.content_type:
+            args["ContentType"] = options.content_type
+        return args
+
+    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
+        args = self._write_args(options)
+        if md5_hex:
+            args["ContentMD5"] = md5_hex_to_b64(md5_hex)
+        with self._errors(key):
+            response = self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **args)
+        return str(response.get("ETag", "")).strip('"')
+
+    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
+        with self._errors(key):
+            response = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, **self._write_args(options)
+            )
+        return response["UploadId"]
+
+    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
+        with self._errors(key):
+            response = self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=span.number, Body=data
+            )
+        return PartResult(span.number, response["ETag"].strip('"'), response.get("ChecksumCRC32"))
+
+    def copy_part(
+        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
+    ) -> PartResult:
+        assert isinstance(source, S3Store)
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": span.number,
+            "CopySource": {"Bucket": source.bucket, "Key": source_key},
+            "CopySourceRange": f"bytes={span.offset}-{span.end - 1}",
+        }
+        if if_match:
+            args["CopySourceIfMatch"] = f'"{if_match}"'
+        with self._errors(key):
+            response = self.client.upload_part_copy(**args)
+        return PartResult(span.number, response["CopyPartResult"]["ETag"].strip('"'))
+
+    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
+        parts: dict[int, PartResult] = {}
+        with self._errors(key):
+            paginator = self.client.get_paginator("list_parts")
+            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    number = part["PartNumber"]
+                    parts[number] = PartResult(number, part["ETag"].strip('"'), part.get("ChecksumCRC32"))
+        return parts
+
+    def staged_key(self, key: str, upload_id: str) -> str | None:
+        return None
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
+        listed: list[CompletedPartTypeDef] = [
+            {"PartNumber": p.number, "ETag": f'"{p.etag}"'} for p in sorted(parts, key=lambda p: p.number)
+        ]
+        with self._errors(key):
+            response = self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+        return str(response.get("ETag", "")).strip('"')
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            with self._errors(key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except UploadGoneError:
+            pass
+
+    def copy_object(
+        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
+    ) -> str:
+        assert isinstance(source, S3Store)
+        args: dict[str, Any] = {"CopySource": {"Bucket": source.bucket, "Key": source_key}}
+        if options is not None:
+            args.update(self._write_args(options))
+            args["MetadataDirective"] = "REPLACE"
+        if if_match:
+            args["CopySourceIfMatch"] = f'"{if_match}"'
+        with self._errors(key):
+            response = self.client.copy_object(Bucket=self.bucket, Key=key, **args)
+        return str(response["CopyObjectResult"].get("ETag", "")).strip('"')
+
+    def delete(self, key: str) -> None:
+        with self._errors(key):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+        with self._errors(prefix):
+            paginator = self.client.get_paginator("list_multipart_uploads")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    yield upload["Key"], upload["UploadId"]
+
+
+def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
+    """Turn a botocore/urllib3 exception into ferry's classified error with a one-line message."""
+    where = store.url(key) if key is not None else f"{store.scheme}://{store.bucket}"
+    endpoint = store.client.meta.endpoint_url
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        message = str(error.get("Message") or "").strip()
+        detail = f"{code} ({status})" + (f": {message}" if message else "")
+        if code in _RETRYABLE_CODES or status >= 500 or status == 429:
+            return RetryableError(f"{where}: {detail}")
+        if code in ("PreconditionFailed",) or status == 412:
+            return SourceChangedError(f"{where}: the source object changed during the transfer")
+        if code == "NoSuchUpload":
+            return UploadGoneError(f"{where}: the multipart upload no longer exists")
+        if code == "NoSuchBucket":
+            return BucketError(f"bucket {store.bucket!r} does not exist at {endpoint}")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return NotFoundError(f"{where}: no such object")
+        if code in _CREDENTIAL_CODES:
+            return CredentialsError(f"{where}: the credentials were refused ({code})")
+        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
+            return BucketError(f"{where}: access denied")
+        if code == "EntityTooSmall":
+            return TransferError(
+                f"{where}: the server refused a part as too small ({code}); use a larger --part-size"
+            )
+        if code in ("InvalidArgument", "InvalidRequest", "InvalidStorageClass", "InvalidBucketName"):
+            return TransferError(f"{where}: the server refused the request: {detail}")
+        return TransferError(f"{where}: {detail}")
+    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+        return CredentialsError(
+            f"no credentials for {where}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or define the remote "
+            "in the config file"
+        )
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return UsageError(f"{where}: {' '.join(str(exc).split())}")
+    if isinstance(exc, botocore.exceptions.FlexibleChecksumError):
+        return RetryableError(f"{where}: checksum of the received data did not match; will retry")
+    if isinstance(exc, _NETWORK_ERRORS):
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return RetryableError(f"{where}: network error talking to {endpoint}: {reason}")
+    if isinstance(exc, OSError):
+        return RetryableError(f"{where}: {os.strerror(exc.errno) if exc.errno else exc}")
+    return TransferError(f"{where}: unexpected {type(exc).__name__}: {exc}")

@@ -1,0 +1,569 @@
+"""The resumable transfer of one object, in any direction: upload, download, or bucket-to-bucket copy.
+
+Small objects (under the threshold) move in one request. Larger ones move as parts: the part record is
+written before the first byte moves and gains a line each time the destination confirms a part, so a run
+cut short at any moment — SIGKILL included — is resumed by running the same transfer again: parts already
+confirmed are not sent again. What a record says is checked before it is trusted: a damaged record, a
+source that changed, or an upload the server no longer has each discard the record (aborting the stale
+upload, so nothing is left behind and billed) and start the object again.
+
+Verification happens before a local destination appears (the temporary file is checked, then renamed);
+a remote destination that fails verification is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mimetypes
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from ferry.errors import (
+    FerryError,
+    InterruptedTransfer,
+    RecordDamagedError,
+    RetryableError,
+    SourceChangedError,
+    TransferError,
+    UnsupportedError,
+    UploadGoneError,
+    VerificationError,
+)
+from ferry.storage.base import MD5_METADATA_KEY, ObjectInfo, PartResult, Store, WriteOptions, md5_hex_to_b64
+from ferry.transfer.events import TransferListener
+from ferry.transfer.options import TransferOptions
+from ferry.transfer.parts import Span, choose_part_size, multipart_etag, split
+from ferry.transfer.ratelimit import RateLimiter
+from ferry.transfer.record import PartRecord, RecordHeader, RecordLock, discard_path, record_path
+from ferry.transfer.retry import call_with_retry
+
+T = TypeVar("T")
+
+MAX_RESTARTS = 2
+HASH_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass
+class TransferResult:
+    """What one object's transfer did. ``transferred`` counts only the bytes THIS run moved."""
+
+    kind: str
+    source: str
+    destination: str
+    size: int
+    transferred: int = 0
+    multipart: bool = False
+    server_side: bool = False
+    part_size: int | None = None
+    parts_total: int = 0
+    parts_resumed: int = 0
+    elapsed: float = 0.0
+    md5: str | None = None
+    verified: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def resumed(self) -> bool:
+        return self.parts_resumed > 0
+
+
+def transfer_kind(source: Store, destination: Store) -> str:
+    src_local, dst_local = source.capabilities.is_local, destination.capabilities.is_local
+    if src_local and dst_local:
+        raise UnsupportedError("both locations are local: ferry moves data into, out of and between buckets")
+    return "upload" if src_local else "download" if dst_local else "copy"
+
+
+class ObjectTransfer:
+    """Moves ``source_key`` of ``source`` to ``dest_key`` of ``dest``. Create, then :meth:`run` once."""
+
+    def __init__(
+        self,
+        source: Store,
+        source_key: str,
+        dest: Store,
+        dest_key: str,
+        options: TransferOptions,
+        listener: TransferListener | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.src, self.src_key = source, source_key
+        self.dst, self.dst_key = dest, dest_key
+        self.options = options
+        self.listener = listener or TransferListener()
+        self.stop = stop or threading.Event()
+        self.kind = transfer_kind(source, dest)
+        self.server_side = (
+            self.kind == "copy"
+            and not options.stream_copy
+            and source.capabilities.server_side_copy
+            and dest.capabilities.server_side_copy
+            and source.identity() == dest.identity()
+        )
+        self.result = TransferResult(
+            kind=self.kind,
+            source=source.url(source_key),
+            destination=dest.url(dest_key),
+            size=0,
+            server_side=self.server_side,
+            dry_run=options.dry_run,
+        )
+        self._limiter = RateLimiter(options.bwlimit) if options.bwlimit else None
+        self._count_lock = threading.Lock()
+        self._halt = Halt(self.stop, threading.Event())
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _retry(self, operation: Callable[[], T]) -> T:
+        def on_retry(exc: RetryableError, failures: int, wait_s: float) -> None:
+            self.listener.notice(f"retrying in {wait_s:.1f}s (attempt {failures + 1}): {exc}")
+
+        return call_with_retry(operation, self.options.retry, stop=self._halt, on_retry=on_retry)
+
+    def _notice(self, message: str) -> None:
+        self.result.notices.append(message)
+        self.listener.notice(message)
+
+    def _moved(self, n: int) -> None:
+        with self._count_lock:
+            self.result.transferred += n
+        self.listener.advanced(n)
+
+    def _throttle(self, n: int) -> None:
+        if self._limiter is not None:
+            wait_s = self._limiter.reserve(n)
+            if wait_s > 0 and self._halt.wait(wait_s):
+                raise InterruptedTransfer("interrupted")
+
+    def _check_stop(self) -> None:
+        if self._halt.is_set():
+            raise InterruptedTransfer("interrupted")
+
+    # --- the plan ----------------------------------------------------------------------------------------
+
+    def _write_options(self, info: ObjectInfo, source_md5: str | None) -> WriteOptions:
+        """The destination's metadata: the source's (for copies) and content type, the user's on top, and
+        ``md5chksum`` where the whole object's MD5 is known."""
+        user = self.options.write
+        metadata: dict[str, str] = {}
+        content_type = user.content_type
+        if self.kind == "copy":
+            metadata.update(info.metadata)
+            content_type = content_type or info.content_type
+        elif self.kind == "upload":
+            content_type = content_type or mimetypes.guess_type(self.src_key)[0]
+        metadata.update(user.metadata)
+        if source_md5:
+            metadata[MD5_METADATA_KEY] = md5_hex_to_b64(source_md5)
+        return user.merged(metadata=metadata, content_type=content_type)
+
+    def _source_md5(self, info: ObjectInfo) -> str | None:
+        """The whole source's MD5 when verification asks for it: computed for a local file, read from the
+        store otherwise (``None`` if the store cannot tell)."""
+        if not self.options.verify_md5:
+            return None
+        if self.kind == "upload":
+            return _md5_of(self.src, self.src_key, info.size, self._halt)
+        known = info.md5_hex()
+        if known is None:
+            self._notice(
+                f"cannot verify the MD5 of {self.result.source}: it has no {MD5_METADATA_KEY} metadata "
+                "and its ETag is not an MD5 (multipart); length is still checked"
+            )
+        return known
+
+    def run(self) -> TransferResult:
+        started = time.monotonic()
+        try:
+            for restart in range(MAX_RESTARTS + 1):
+                self._halt = Halt(self.stop, threading.Event())
+                info = self._retry(lambda: self.src.stat(self.src_key))
+                self.result.size = info.size
+                try:
+                    if info.size < self.options.threshold or info.size == 0:
+                        self._single(info)
+                    else:
+                        self._multipart(info)
+                    break
+                except (SourceChangedError, UploadGoneError) as exc:
+                    if restart == MAX_RESTARTS:
+                        raise TransferError(f"{exc}; gave up after {MAX_RESTARTS + 1} tries") from exc
+                    self._notice(f"{exc}; starting this object again")
+        finally:
+            self.result.elapsed = time.monotonic() - started
+        return self.result
+
+    # --- one request -------------------------------------------------------------------------------------
+
+    def _single(self, info: ObjectInfo) -> None:
+        result = self.result
+        if self.options.dry_run:
+            return
+        self.listener.started(result.source, info.size, 0)
+        self._throttle(info.size)
+        if self.server_side:
+            user_set = self.options.write != WriteOptions() or self.options.verify_md5
+            options = self._write_options(info, info.md5_hex()) if user_set else None
+            self._retry(
+                lambda: self.dst.copy_object(self.dst_key, self.src, self.src_key, options, info.etag)
+            )
+        else:
+            data = self._retry(lambda: self.src.read_range(self.src_key, 0, info.size, if_match=info.etag))
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            expected = (
+                self._source_md5(info) if self.kind != "upload" else md5 if self.options.verify_md5 else None
+            )
+            if expected is not None and expected != md5:
+                raise VerificationError(
+                    f"{result.source}: MD5 mismatch: the source says {expected}, the bytes read give {md5}; "
+                    "nothing was written"
+                )
+            options = self._write_options(info, md5 if self.options.verify_md5 else None)
+            send_md5 = md5 if not self.dst.capabilities.is_local else None
+            etag = self._retry(lambda: self.dst.put(self.dst_key, data, options, md5_hex=send_md5))
+            if self.options.verify_md5:
+                if etag and len(etag) == 32 and etag != md5:
+                    self._discard_destination()
+                    raise VerificationError(
+                        f"{result.destination}: the destination's MD5 {etag} is not {md5}"
+                    )
+                result.md5 = md5
+                result.verified.append("md5")
+        self._moved(info.size)
+        self._verify_remote_length(info)
+
+    # --- parts -------------------------------------------------------------------------------------------
+
+    def _record_path(self) -> Path:
+        return record_path(
+            self.options.checkpoint_dir,
+            self.kind,
+            f"{self.src.identity()!r}|{self.result.source}",
+            f"{self.dst.identity()!r}|{self.result.destination}",
+        )
+
+    def _multipart(self, info: ObjectInfo) -> None:
+        result = self.result
+        result.multipart = True
+        path = self._record_path()
+        if self.options.dry_run:
+            self._plan_only(path, info)
+            return
+        lock = RecordLock(path)
+        lock.acquire()
+        finished = False
+        try:
+            record = self._open_record(path, info)
+            if record is None:  # the destination already holds the finished object
+                finished = True
+                return
+            try:
+                self._send_parts(record, info)
+                self._finish(record, info)
+            finally:
+                record.close()
+            record.discard()
+            finished = True
+        finally:
+            lock.release(remove=finished)
+
+    def _plan_only(self, path: Path, info: ObjectInfo) -> None:
+        try:
+            record = PartRecord.load(path)
+        except RecordDamagedError:
+            record = None
+        fresh = record is None or record.header.fingerprint != info.fingerprint()
+        part_size = choose_part_size(info.size, self.options.part_size) if fresh else record.header.part_size  # type: ignore[union-attr]
+        spans = split(info.size, part_size)
+        self.result.part_size = part_size
+        self.result.parts_total = len(spans)
+        self.result.parts_resumed = 0 if fresh else len(record.parts)  # type: ignore[union-attr]
+
+    def _discard_record(self, path: Path, upload_id: str | None, why: str) -> None:
+        """Drop a record that cannot be trusted, aborting its upload so no stale parts stay on the server."""
+        self._notice(why)
+        if upload_id:
+            with contextlib.suppress(FerryError):
+                self.dst.abort_multipart(self.dst_key, upload_id)
+        discard_path(path)
+
+    def _open_record(self, path: Path, info: ObjectInfo) -> PartRecord | None:
+        """Resume from a trustworthy record, or start a new upload with a new record. ``None`` when the
+        record shows the object was completed before the last run ended."""
+        try:
+            record = PartRecord.load(path)
+        except RecordDamagedError as exc:
+            self._discard_record(path, PartRecord.peek_upload_id(path), f"{exc}; starting this object again")
+            record = None
+        if record is not None:
+            header = record.header
+            if header.fingerprint != info.fingerprint() or header.size != info.size:
+                self._discard_record(
+                    path,
+                    header.upload_id,
+                    f"{self.result.source} changed since the last run "
+                    f"({_describe_change(header.fingerprint, info)}); starting this object again",
+                )
+                record = None
+            elif header.server_side != self.server_side:
+                self._discard_record(
+                    path, header.upload_id, "the copy method changed; starting this object again"
+                )
+                record = None
+        if record is not None:
+            try:
+                on_server = self._retry(
+                    lambda: self.dst.list_parts(self.dst_key, record.header.upload_id, info.size)  # type: ignore[union-attr]
+                )
+            except UploadGoneError:
+                if len(record.parts) == len(
+                    split(info.size, record.header.part_size)
+                ) and self._already_complete(record):
+                    self._notice(f"{self.result.destination} was completed by an earlier run")
+                    self._fill_result(record)
+                    self.result.parts_resumed = self.result.parts_total
+                    record.discard()
+                    return None
+                self._discard_record(
+                    path,
+                    None,
+                    "the upload recorded by an earlier run no longer exists; starting this object again",
+                )
+                record = None
+            else:
+                if on_server is not None:
+                    record.parts = {
+                        n: p
+                        for n, p in record.parts.items()
+                        if n in on_server and on_server[n].etag == p.etag
+                    }
+        if record is None:
+            record = self._new_record(path, info)
+        self._fill_result(record)
+        self.result.parts_resumed = len(record.parts)
+        return record
+
+    def _new_record(self, path: Path, info: ObjectInfo) -> PartRecord:
+        source_md5 = self._source_md5(info)
+        part_size = choose_part_size(
+            info.size, self.options.part_size, max_parts=self.dst.capabilities.max_parts
+        )
+        options = self._write_options(info, source_md5)
+        upload_id = self._retry(lambda: self.dst.create_multipart(self.dst_key, info.size, options))
+        header = RecordHeader(
+            kind=self.kind,
+            source=self.result.source,
+            destination=self.result.destination,
+            upload_id=upload_id,
+            size=info.size,
+            part_size=part_size,
+            fingerprint=info.fingerprint(),
+            server_side=self.server_side,
+            source_md5=source_md5,
+        )
+        try:
+            return PartRecord.create(path, header)
+        except BaseException:
+            with contextlib.suppress(FerryError):
+                self.dst.abort_multipart(self.dst_key, upload_id)
+            raise
+
+    def _fill_result(self, record: PartRecord) -> None:
+        self.result.part_size = record.header.part_size
+        self.result.parts_total = len(split(record.header.size, record.header.part_size))
+
+    def _already_complete(self, record: PartRecord) -> bool:
+        """Whether the destination holds exactly the object these recorded parts make (a run that died
+        between completing the upload and deleting its record)."""
+        try:
+            info = self.dst.stat(self.dst_key)
+        except FerryError:
+            return False
+        if info.size != record.header.size:
+            return False
+        if self.dst.capabilities.lists_parts:
+            parts = [record.parts[n].etag for n in sorted(record.parts)]
+            return info.etag == multipart_etag(parts)
+        return info.mtime >= record.header.created
+
+    def _send_parts(self, record: PartRecord, info: ObjectInfo) -> None:
+        spans = split(info.size, record.header.part_size)
+        todo = [s for s in spans if s.number not in record.parts]
+        already = sum(s.length for s in spans if s.number in record.parts)
+        self.listener.started(self.result.source, info.size, already)
+        record_lock = threading.Lock()
+        check_md5 = self.options.verify_md5 and not self.server_side and not self.dst.capabilities.is_local
+
+        def send(span: Span) -> None:
+            self._check_stop()
+            self._throttle(span.length)
+            part = self._retry(lambda: self._send_one(record.header.upload_id, span, info, check_md5))
+            with record_lock:
+                record.add(part)
+            self._moved(span.length)
+
+        _run_all(send, todo, self.options.parallel, self._halt)
+
+    def _send_one(self, upload_id: str, span: Span, info: ObjectInfo, check_md5: bool) -> PartResult:
+        if self.server_side:
+            return self.dst.copy_part(self.dst_key, upload_id, span, self.src, self.src_key, info.etag)
+        data = self.src.read_range(self.src_key, span.offset, span.length, if_match=info.etag)
+        part = self.dst.upload_part(self.dst_key, upload_id, span, data)
+        if check_md5:
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            if part.etag.lower() != md5:
+                raise RetryableError(
+                    f"{self.result.destination}: part {span.number} arrived damaged (MD5 differs)"
+                )
+        return part
+
+    def _finish(self, record: PartRecord, info: ObjectInfo) -> None:
+        header = record.header
+        if self.kind == "upload":  # a local file has no ETag to pin: look again before committing
+            now = self._retry(lambda: self.src.stat(self.src_key))
+            if now.fingerprint() != header.fingerprint:
+                raise SourceChangedError(f"{self.result.source} changed during the transfer")
+        parts = [record.parts[n] for n in sorted(record.parts)]
+        staged = self.dst.staged_key(self.dst_key, header.upload_id)
+        if staged is not None:
+            self._verify_staged(staged, header, info)
+        try:
+            self._retry(lambda: self.dst.complete_multipart(self.dst_key, header.upload_id, parts))
+        except UploadGoneError:
+            if not self._already_complete(record):  # a completion whose answer was lost, then retried
+                raise
+        if staged is None:
+            self._verify_remote(header, info)
+
+    # --- verification ------------------------------------------------------------------------------------
+
+    def _verify_staged(self, staged: str, header: RecordHeader, info: ObjectInfo) -> None:
+        """Check a local temporary file before it is renamed into place."""
+        size = self.dst.stat(staged).size
+        if size != info.size:
+            self.dst.abort_multipart(self.dst_key, header.upload_id)
+            raise VerificationError(
+                f"{self.result.destination}: length {size} is not {info.size}; nothing written"
+            )
+        self.result.verified.append("length")
+        if self.options.verify_md5:
+            expected = self._source_md5(info)
+            if expected is None:
+                return
+            actual = _md5_of(self.dst, staged, size, self._halt)
+            if actual != expected:
+                self.dst.abort_multipart(self.dst_key, header.upload_id)
+                raise VerificationError(
+                    f"{self.result.destination}: MD5 mismatch (source {expected}, received {actual}); "
+                    "nothing written"
+                )
+            self.result.md5 = actual
+            self.result.verified.append("md5")
+
+    def _verify_remote(self, header: RecordHeader, info: ObjectInfo) -> None:
+        written = self._verify_remote_length(info)
+        if self.options.verify_md5 and header.source_md5 is not None:
+            written = written or self._retry(lambda: self.dst.stat(self.dst_key))
+            if written.md5_hex() != header.source_md5:
+                self._discard_destination()
+                raise VerificationError(
+                    f"{self.result.destination}: MD5 mismatch (source {header.source_md5}, "
+                    f"destination {written.md5_hex()}); the destination was deleted"
+                )
+            self.result.md5 = header.source_md5
+            self.result.verified.append("md5")
+
+    def _verify_remote_length(self, info: ObjectInfo) -> ObjectInfo | None:
+        if not self.options.verify_length or self.options.dry_run:
+            return None
+        written = self._retry(lambda: self.dst.stat(self.dst_key))
+        if written.size != info.size:
+            self._discard_destination()
+            raise VerificationError(
+                f"{self.result.destination}: length {written.size} is not {info.size}; "
+                "the destination was deleted"
+            )
+        self.result.verified.append("length")
+        return written
+
+    def _discard_destination(self) -> None:
+        with contextlib.suppress(FerryError):
+            self.dst.delete(self.dst_key)
+
+
+class Halt:
+    """Set when the user stops the transfer (``stop``) or when one part failed and the rest should stop
+    (``failed``, fresh for every attempt at the object). Waits end early on either."""
+
+    def __init__(self, stop: threading.Event, failed: threading.Event) -> None:
+        self.stop, self.failed = stop, failed
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.failed.is_set()
+
+    def set(self) -> None:
+        self.failed.set()
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.failed.wait(min(left, 0.05)) or self.stop.wait(0)
+        return True
+
+
+def _run_all(work: Callable[[Span], None], spans: list[Span], parallel: int, stop: Halt) -> None:
+    """Run ``work`` over ``spans`` with ``parallel`` threads. The first failure stops the rest (parts in
+    flight finish or fail on their own; nothing new starts) and is raised; a stop request raises
+    InterruptedTransfer."""
+    if not spans:
+        return
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(spans))), thread_name_prefix="ferry-part")
+    futures: list[Future[None]] = [pool.submit(work, s) for s in spans]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            stop.set()
+            for f in futures:
+                f.cancel()
+            wait(futures)
+            errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+            first = next((e for e in errors if not isinstance(e, InterruptedTransfer)), errors[0])
+            assert first is not None
+            raise first
+    except KeyboardInterrupt:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _md5_of(store: Store, key: str, size: int, stop: Halt) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    for offset in range(0, size, HASH_CHUNK):
+        if stop.is_set():
+            raise InterruptedTransfer("interrupted")
+        digest.update(store.read_range(key, offset, min(HASH_CHUNK, size - offset)))
+    return digest.hexdigest()
+
+
+def _describe_change(before: dict[str, object], now: ObjectInfo) -> str:
+    after = now.fingerprint()
+    changed = [
+        f"{k} {before.get(k)!r} -> {after[k]!r}"
+        for k in ("size", "etag", "mtime")
+        if before.get(k) != after[k]
+    ]
+    return ", ".join(changed) or "fingerprint differs"

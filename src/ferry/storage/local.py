@@ -14,7 +14,6 @@ import errno
 import hashlib
 import os
 import shutil
-import uuid
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 
@@ -94,9 +93,12 @@ class LocalStore:
         return data
 
     def _temp_path(self, key: str) -> str:
-        target = Path(key)
+        """The one temporary path for a destination. Being derived from the destination alone, a later run
+        finds (and reuses or overwrites) what a killed run left, even when its part record is lost."""
+        target = Path(key).absolute()
         folder = self.temp_dir or target.parent
-        return str(folder / f".{target.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        tag = hashlib.sha256(str(target).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        return str(folder / f".{target.name[:100]}.{tag}{TEMP_SUFFIX}")
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
         with self._errors(key, "writing"):
@@ -119,7 +121,7 @@ class LocalStore:
             Path(key).parent.mkdir(parents=True, exist_ok=True)
             temp = self._temp_path(key)
             Path(temp).parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 if size:
                     try:
@@ -209,7 +211,7 @@ def _commit(temp: str, final: str) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        sibling = f"{final}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
+        sibling = f"{final}{TEMP_SUFFIX}"
         try:
             shutil.copyfile(temp, sibling)
             with open(sibling, "rb+") as handle:

@@ -1,0 +1,43 @@
+# ferry: `make test` and `make demo` do all the set-up on a fresh Debian machine (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install system servers lint test demo bench stop clean
+
+system:
+	@bash scripts/bootstrap.sh
+
+$(STAMP): pyproject.toml | system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+servers: system
+	@bash scripts/rgw.sh install
+	@bash scripts/rgw.sh start >/dev/null
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: install servers lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+demo: install servers
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+bench: install servers
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/run.sh
+
+stop:
+	@bash scripts/rgw.sh stop
+
+clean: stop
+	rm -rf $(VENV) .run

@@ -1,0 +1,136 @@
+"""SIGKILL in the middle of a transfer, then the same command again: it resumes (fewer bytes move), the
+result is byte-identical, nothing is left behind (no multipart upload, no temporary file, no record)."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import MiB, ferry_cmd, ferry_env, make_file, sha256_file, sha256_object, uploads_left
+
+pytestmark = pytest.mark.integration
+
+SIZE = 40 * MiB + 4321
+FLAGS = ["--threshold", "6MiB", "--part-size", "5MiB", "-p", "2"]
+
+
+def parts_recorded(area: Path) -> int:
+    lines = 0
+    for record in area.glob("*.rec"):
+        lines += max(0, record.read_text(errors="replace").count("\n") - 1)
+    return lines
+
+
+def kill_midway(args, config, home, kind, min_parts=2, timeout=60.0):
+    """Start ``ferry cp ARGS`` slowed by --bwlimit and SIGKILL it once ``min_parts`` parts are recorded."""
+    proc = subprocess.Popen(
+        ferry_cmd("cp", *args, *FLAGS, "--bwlimit", "8MiB"),
+        env=ferry_env(config, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    area = home / "checkpoint" / kind
+    deadline = time.monotonic() + timeout
+    try:
+        while parts_recorded(area) < min_parts:
+            if proc.poll() is not None:
+                pytest.fail(f"ferry ended before it could be killed: {proc.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("no part was recorded in time")
+            time.sleep(0.05)
+        proc.kill()
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -9
+    done = parts_recorded(area)
+    assert min_parts <= done < 9, "the kill should land mid-transfer"
+    return done
+
+
+def finish(ferry, *args):
+    run = ferry("cp", *args, *FLAGS)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def assert_resumed(run, parts_done):
+    assert run.transferred() <= SIZE - parts_done * 5 * MiB
+    assert run.transferred() > 0
+    assert "done by an earlier run" in run.stdout
+
+
+def test_upload_resumes_after_sigkill(tmp_path, ferry, config, home, s3, bucket):
+    source = tmp_path / "big.bin"
+    digest = make_file(source, SIZE)
+    done = kill_midway([str(source), f"rgw://{bucket}/big.bin"], config, home, "upload")
+    assert len(uploads_left(s3, bucket)) == 1  # the unfinished upload is there to resume
+
+    run = finish(ferry, str(source), f"rgw://{bucket}/big.bin")
+    assert_resumed(run, done)
+    assert sha256_object(s3, bucket, "big.bin") == digest
+    assert uploads_left(s3, bucket) == []
+    assert list((home / "checkpoint" / "upload").glob("*.rec")) == []
+
+
+def test_download_resumes_after_sigkill_and_never_shows_a_partial_file(
+    tmp_path, ferry, config, home, s3, bucket
+):
+    source = tmp_path / "big.bin"
+    digest = make_file(source, SIZE)
+    s3.upload_file(str(source), bucket, "big.bin")
+    target = tmp_path / "out" / "big.bin"
+    done = kill_midway([f"rgw://{bucket}/big.bin", str(target)], config, home, "download")
+    assert not target.exists()
+    assert len(list(target.parent.glob("*.ferry-tmp"))) == 1
+
+    run = finish(ferry, f"rgw://{bucket}/big.bin", str(target))
+    assert_resumed(run, done)
+    assert sha256_file(target) == digest
+    assert list(target.parent.glob("*.ferry-tmp")) == []
+
+
+@pytest.mark.parametrize("server_side", [True, False], ids=["server-side", "streamed"])
+def test_copy_resumes_after_sigkill(
+    tmp_path, ferry, config, home, rgw, s3, bucket, bucket2, other_bucket, server_side
+):
+    source = tmp_path / "big.bin"
+    digest = make_file(source, SIZE)
+    s3.upload_file(str(source), bucket, "big.bin")
+    if server_side:
+        destination, client, dst_bucket = f"rgw://{bucket2}/copied.bin", s3, bucket2
+    else:
+        destination, client, dst_bucket = (
+            f"rgw2://{other_bucket}/copied.bin",
+            rgw.client(second=True),
+            other_bucket,
+        )
+    done = kill_midway([f"rgw://{bucket}/big.bin", destination], config, home, "copy")
+
+    run = finish(ferry, f"rgw://{bucket}/big.bin", destination)
+    assert_resumed(run, done)
+    assert ("server-side" in run.stdout) == server_side
+    assert sha256_object(client, dst_bucket, "copied.bin") == digest
+    assert uploads_left(client, dst_bucket) == []
+
+
+def test_second_process_on_the_same_transfer_is_refused(tmp_path, ferry, config, home, bucket):
+    source = tmp_path / "big.bin"
+    make_file(source, SIZE)
+    proc = subprocess.Popen(
+        ferry_cmd("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "4MiB"),
+        env=ferry_env(config, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not list((home / "checkpoint" / "upload").glob("*.lock")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = ferry("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS)
+        assert second.returncode == 6
+        assert "another ferry process is working on this transfer" in second.stderr
+    finally:
+        proc.kill()
+        proc.wait()

@@ -32,7 +32,7 @@ def existing(s3, bucket):
         (["--part-size", "lots"], "invalid part size 'lots'"),
         (["--threshold", "abc"], "invalid threshold 'abc'"),
         (["-p", "0"], "parallel count 0"),
-        (["-p", "many"], "'many' is not a valid integer"),
+        (["-p", "many"], "Invalid value for '-p' / '--parallel'"),
         (["--meta", "nocolon"], "invalid --meta entry"),
         (["--acl", "world"], "invalid --acl 'world'"),
         (["--storage-class", "lukewarm"], "invalid --storage-class"),

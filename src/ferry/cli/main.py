@@ -13,7 +13,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 
@@ -35,6 +34,8 @@ app = typer.Typer(
 )
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
+# Typer may bundle its own copy of click; its usage-error class is reached through a public one.
+ClickUsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 
 @app.command()
@@ -196,11 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="ferry", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        return _error(exc.format_message().replace("\n", " "), UsageError.exit_code)
-    except click.exceptions.Abort:
+    except ClickUsageError as exc:
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        return _error(" ".join(message.split()), UsageError.exit_code)
+    except typer.Abort:
         return _error("aborted", EXIT_INTERRUPTED)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except InterruptedTransfer as exc:
         return _error(f"{exc.message}; run the same command again to resume", exc.exit_code)

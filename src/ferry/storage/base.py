@@ -179,6 +179,6 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
-        """(key, upload id) of every unfinished multipart upload under ``prefix``."""
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
+        """(key, upload id, when it was started) of every unfinished multipart upload under ``prefix``."""
         ...

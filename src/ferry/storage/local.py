@@ -199,7 +199,7 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(key)
 
-    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
 
 

@@ -283,12 +283,12 @@ class S3Store:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str]]:
+    def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_multipart_uploads")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for upload in page.get("Uploads", []):
-                    yield upload["Key"], upload["UploadId"]
+                    yield upload["Key"], upload["UploadId"], upload["Initiated"].timestamp()
 
 
 def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:

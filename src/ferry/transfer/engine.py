@@ -294,12 +294,26 @@ class ObjectTransfer:
                 self.dst.abort_multipart(self.dst_key, upload_id)
         discard_path(path)
 
+    def _abort_orphans(self, path: Path) -> None:
+        """A damaged record may have lost its upload id. Abort the unfinished uploads of exactly this key
+        that were started no later than the record was last written: the record's own upload is among
+        them, and an upload another client starts from now on is not."""
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            return
+        with contextlib.suppress(FerryError):
+            for key, upload_id, started in list(self.dst.list_uploads(self.dst_key)):
+                if key == self.dst_key and started <= written + 1:
+                    self.dst.abort_multipart(key, upload_id)
+
     def _open_record(self, path: Path, info: ObjectInfo) -> PartRecord | None:
         """Resume from a trustworthy record, or start a new upload with a new record. ``None`` when the
         record shows the object was completed before the last run ended."""
         try:
             record = PartRecord.load(path)
         except RecordDamagedError as exc:
+            self._abort_orphans(path)
             self._discard_record(path, PartRecord.peek_upload_id(path), f"{exc}; starting this object again")
             record = None
         if record is not None:

@@ -72,13 +72,12 @@ def main() -> None:
         )
         env = dict(os.environ, FERRY_CONFIG=str(config), FERRY_HOME=str(work / "home"))
         curl = ["curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{key}:{secret}"]
+        curl += ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
         url = f"{endpoint}/{bucket}/obj.bin"
         ferry = [sys.executable, "-m", "ferry", "cp", "-q", "-f", "-p", args.parallel]
         times: dict[str, list[float]] = {k: [] for k in ("curl up", "ferry up", "curl down", "ferry down")}
         for run in range(args.runs):
-            times["curl up"].append(
-                timed([*curl, "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T", str(source), url])
-            )
+            times["curl up"].append(timed([*curl, "-T", str(source), url]))
             s3.delete_object(Bucket=bucket, Key="obj.bin")
             times["ferry up"].append(timed([*ferry, str(source), f"bench://{bucket}/obj.bin"], env))
             times["curl down"].append(timed([*curl, "-o", str(work / "curl.bin"), url]))

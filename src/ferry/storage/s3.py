@@ -97,7 +97,7 @@ def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Clien
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         max_pool_connections=settings.max_connections,
-        s3={"addressing_style": style},
+        s3={"addressing_style": style, "payload_signing_enabled": False},
         tcp_keepalive=True,
     )
     access_key = remote.access_key

@@ -42,8 +42,19 @@ class RecordHeader:
     fingerprint: dict[str, Any]
     server_side: bool = False
     source_md5: str | None = None
+    boot_id: str | None = field(default_factory=lambda: current_boot_id())
+    """The machine's boot when the record was made: a later run on another boot cannot trust data that
+    only reached the page cache."""
     created: float = field(default_factory=time.time)
     version: int = FORMAT_VERSION
+
+
+def current_boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
 
 
 def record_path(checkpoint_dir: Path, kind: str, source_id: str, destination_id: str) -> Path:
@@ -176,12 +187,16 @@ class PartRecord:
         return upload_id if isinstance(upload_id, str) else None
 
     def add(self, part: PartResult) -> None:
-        """Record a confirmed part durably (callers serialise calls)."""
+        """Record a confirmed part (callers serialise calls).
+
+        The line reaches the kernel at once, so it survives the process being killed. It is not fsynced:
+        losing the newest lines to a power cut only means sending those parts again, whereas a line must
+        never claim a part whose bytes are not durable, which the destination guarantees before it
+        confirms (a server's answer, or the local store's fdatasync)."""
         if self._handle is None:
             self._handle = open(self.path, "a", encoding="ascii")  # noqa: SIM115 - kept open across parts
         self._handle.write(_line({"n": part.number, "etag": part.etag, "checksum": part.checksum}))
         self._handle.flush()
-        os.fsync(self._handle.fileno())
         self.parts[part.number] = part
 
     def close(self) -> None:

@@ -134,33 +134,3 @@ def test_second_process_on_the_same_transfer_is_refused(tmp_path, ferry, config,
     finally:
         proc.kill()
         proc.wait()
-
-
-def test_download_after_a_machine_restart_rechecks_recorded_parts(tmp_path, ferry, config, home, s3, bucket):
-    """Parts of a download reach the disk lazily; after a restart (another boot id in the record) each
-    recorded part is read back and checked, and one lost to the power cut is fetched again."""
-    import dataclasses
-
-    from ferry.transfer.record import PartRecord
-
-    source = tmp_path / "big.bin"
-    digest = make_file(source, SIZE)
-    s3.upload_file(str(source), bucket, "big.bin")
-    target = tmp_path / "out" / "big.bin"
-    done = kill_midway([f"rgw://{bucket}/big.bin", str(target)], config, home, "download")
-
-    [path] = (home / "checkpoint" / "download").glob("*.rec")
-    record = PartRecord.load(path)
-    rebooted = PartRecord.create(path, dataclasses.replace(record.header, boot_id="a-previous-boot"))
-    for part in record.parts.values():
-        rebooted.add(part)
-    rebooted.close()
-    lost = min(record.parts)
-    with open(record.header.upload_id, "r+b") as temp:  # the part's bytes never reached the disk
-        temp.seek((lost - 1) * 5 * MiB)
-        temp.write(b"\0" * 4096)
-
-    run = finish(ferry, f"rgw://{bucket}/big.bin", str(target))
-    assert f"{done - 1} of {done} recorded parts checked out" in run.stderr
-    assert run.transferred() <= SIZE - (done - 1) * 5 * MiB
-    assert sha256_file(target) == digest

@@ -14,7 +14,6 @@ import errno
 import hashlib
 import os
 import shutil
-import zlib
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 
@@ -32,11 +31,6 @@ from ferry.transfer.parts import Span
 from ferry.units import format_size
 
 TEMP_SUFFIX = ".ferry-tmp"
-
-
-def part_checksum(data: bytes) -> str:
-    """The checksum a local part is recorded with."""
-    return f"crc32:{zlib.crc32(data):08x}"
 
 
 class LocalStore:
@@ -160,11 +154,13 @@ class LocalStore:
                 done = 0
                 while done < len(view):
                     done += os.pwrite(fd, view[done:], span.offset + done)
+                # The part record will say this part is done: make that true even across a power cut.
+                # (Measured: per-part fdatasync in the workers is no slower than leaving a whole file of
+                # dirty pages to the final fsync.)
+                os.fdatasync(fd)
             finally:
                 os.close(fd)
-        # Not fsynced per part: the page cache outlives a killed process, and after a machine restart the
-        # engine checks recorded parts against this checksum before trusting them (see engine._recheck).
-        return PartResult(span.number, f"{span.offset}+{span.length}", part_checksum(data))
+        return PartResult(span.number, f"{span.offset}+{span.length}")
 
     def copy_part(
         self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None

@@ -36,7 +36,6 @@ from ferry.errors import (
     VerificationError,
 )
 from ferry.storage.base import MD5_METADATA_KEY, ObjectInfo, PartResult, Store, WriteOptions, md5_hex_to_b64
-from ferry.storage.local import part_checksum
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
 from ferry.transfer.parts import Span, choose_part_size, multipart_etag, split
@@ -45,7 +44,6 @@ from ferry.transfer.record import (
     PartRecord,
     RecordHeader,
     RecordLock,
-    current_boot_id,
     discard_path,
     record_path,
 )
@@ -366,33 +364,11 @@ class ObjectTransfer:
                         for n, p in record.parts.items()
                         if n in on_server and on_server[n].etag == p.etag
                     }
-                if record.header.boot_id != current_boot_id():
-                    self._recheck(record)
         if record is None:
             record = self._new_record(path, info)
         self._fill_result(record)
         self.result.parts_resumed = len(record.parts)
         return record
-
-    def _recheck(self, record: PartRecord) -> None:
-        """After a machine restart, parts written to a local temporary file may not have reached the disk
-        even though the record lists them: read each back and keep only those whose checksum matches."""
-        staged = self.dst.staged_key(self.dst_key, record.header.upload_id)
-        if staged is None:
-            return
-        spans = {s.number: s for s in split(record.header.size, record.header.part_size)}
-        kept = {}
-        for number, part in record.parts.items():
-            span = spans.get(number)
-            if span is None:
-                continue
-            if part_checksum(self.dst.read_range(staged, span.offset, span.length)) == part.checksum:
-                kept[number] = part
-        self._notice(
-            f"the machine restarted since the last run: {len(kept)} of {len(record.parts)} recorded parts "
-            "checked out in the temporary file; the rest will be fetched again"
-        )
-        record.parts = kept
 
     def _new_record(self, path: Path, info: ObjectInfo) -> PartRecord:
         source_md5 = self._source_md5(info)

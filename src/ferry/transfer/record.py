@@ -42,19 +42,8 @@ class RecordHeader:
     fingerprint: dict[str, Any]
     server_side: bool = False
     source_md5: str | None = None
-    boot_id: str | None = field(default_factory=lambda: current_boot_id())
-    """The machine's boot when the record was made: a later run on another boot cannot trust data that
-    only reached the page cache."""
     created: float = field(default_factory=time.time)
     version: int = FORMAT_VERSION
-
-
-def current_boot_id() -> str | None:
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None
 
 
 def record_path(checkpoint_dir: Path, kind: str, source_id: str, destination_id: str) -> Path:

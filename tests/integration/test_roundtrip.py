@@ -136,3 +136,14 @@ def test_destination_folder_keeps_the_name(tmp_path, ferry, s3, bucket):
     out.mkdir()
     assert ferry("cp", f"rgw://{bucket}/some/dir/name.txt", str(out)).returncode == 0
     assert (out / "name.txt").read_bytes() == b"x" * 10
+
+
+def test_md5_that_cannot_be_known_is_said_once_and_length_still_checked(tmp_path, ferry, s3, bucket):
+    source = tmp_path / "plain.bin"
+    digest = make_file(source, 3 * PART)
+    s3.upload_file(str(source), bucket, "plain.bin")  # boto3's own multipart upload: no md5chksum
+    run = ferry("cp", f"rgw://{bucket}/plain.bin", str(tmp_path / "out.bin"), *FLAGS)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count("cannot verify the MD5") == 1
+    assert "Verified:          length" in run.stdout
+    assert sha256_file(tmp_path / "out.bin") == digest

@@ -124,6 +124,7 @@ class ObjectTransfer:
         self._limiter = RateLimiter(options.bwlimit) if options.bwlimit else None
         self._count_lock = threading.Lock()
         self._halt = Halt(self.stop, threading.Event())
+        self._md5_of_source: tuple[str | None] | None = None  # worked out at most once per attempt
 
     # --- plumbing ----------------------------------------------------------------------------------------
 
@@ -172,24 +173,29 @@ class ObjectTransfer:
 
     def _source_md5(self, info: ObjectInfo) -> str | None:
         """The whole source's MD5 when verification asks for it: computed for a local file, read from the
-        store otherwise (``None`` if the store cannot tell)."""
+        store otherwise (``None`` if the store cannot tell). Worked out once per attempt."""
         if not self.options.verify_md5:
             return None
-        if self.kind == "upload":
-            return _md5_of(self.src, self.src_key, info.size, self._halt)
-        known = info.md5_hex()
-        if known is None:
-            self._notice(
-                f"cannot verify the MD5 of {self.result.source}: it has no {MD5_METADATA_KEY} metadata "
-                "and its ETag is not an MD5 (multipart); length is still checked"
-            )
-        return known
+        if self._md5_of_source is None:
+            known: str | None
+            if self.kind == "upload":
+                known = _md5_of(self.src, self.src_key, info.size, self._halt)
+            else:
+                known = info.md5_hex()
+                if known is None:
+                    self._notice(
+                        f"cannot verify the MD5 of {self.result.source}: it has no {MD5_METADATA_KEY} "
+                        "metadata and its ETag is not an MD5 (multipart); length is still checked"
+                    )
+            self._md5_of_source = (known,)
+        return self._md5_of_source[0]
 
     def run(self) -> TransferResult:
         started = time.monotonic()
         try:
             for restart in range(MAX_RESTARTS + 1):
                 self._halt = Halt(self.stop, threading.Event())
+                self._md5_of_source = None
                 info = self._retry(lambda: self.src.stat(self.src_key))
                 self.result.size = info.size
                 try:

@@ -66,6 +66,11 @@ def test_upload_resumes_after_sigkill(tmp_path, ferry, config, home, s3, bucket)
     done = kill_midway([str(source), f"rgw://{bucket}/big.bin"], config, home, "upload")
     assert len(uploads_left(s3, bucket)) == 1  # the unfinished upload is there to resume
 
+    plan = ferry("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert f"{done} parts are already done and would not be sent again" in plan.stdout
+    assert len(uploads_left(s3, bucket)) == 1
+
     run = finish(ferry, str(source), f"rgw://{bucket}/big.bin")
     assert_resumed(run, done)
     assert sha256_object(s3, bucket, "big.bin") == digest

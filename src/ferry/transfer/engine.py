@@ -228,19 +228,17 @@ class ObjectTransfer:
             )
         else:
             data = self._retry(lambda: self.src.read_range(self.src_key, 0, info.size, if_match=info.etag))
-            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-            expected = (
-                self._source_md5(info) if self.kind != "upload" else md5 if self.options.verify_md5 else None
-            )
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest() if self.options.verify_md5 else None
+            expected = self._source_md5(info) if self.kind != "upload" else md5
             if expected is not None and expected != md5:
                 raise VerificationError(
                     f"{result.source}: MD5 mismatch: the source says {expected}, the bytes read give {md5}; "
                     "nothing was written"
                 )
-            options = self._write_options(info, md5 if self.options.verify_md5 else None)
-            send_md5 = md5 if not self.dst.capabilities.is_local else None
+            options = self._write_options(info, md5)
+            send_md5 = md5 if not self.dst.capabilities.is_local else None  # the server checks it too
             etag = self._retry(lambda: self.dst.put(self.dst_key, data, options, md5_hex=send_md5))
-            if self.options.verify_md5:
+            if md5 is not None:
                 if etag and len(etag) == 32 and etag != md5:
                     self._discard_destination()
                     raise VerificationError(
@@ -291,12 +289,12 @@ class ObjectTransfer:
             record = PartRecord.load(path)
         except RecordDamagedError:
             record = None
-        fresh = record is None or record.header.fingerprint != info.fingerprint()
-        part_size = choose_part_size(info.size, self.options.part_size) if fresh else record.header.part_size  # type: ignore[union-attr]
-        spans = split(info.size, part_size)
+        if record is not None and record.header.fingerprint != info.fingerprint():
+            record = None  # a run would discard it
+        part_size = record.header.part_size if record else choose_part_size(info.size, self.options.part_size)
         self.result.part_size = part_size
-        self.result.parts_total = len(spans)
-        self.result.parts_resumed = 0 if fresh else len(record.parts)  # type: ignore[union-attr]
+        self.result.parts_total = len(split(info.size, part_size))
+        self.result.parts_resumed = len(record.parts) if record else 0
 
     def _discard_record(self, path: Path, upload_id: str | None, why: str) -> None:
         """Drop a record that cannot be trusted, aborting its upload so no stale parts stay on the server."""

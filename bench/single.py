@@ -76,21 +76,27 @@ def main() -> None:
         url = f"{endpoint}/{bucket}/obj.bin"
         ferry = [sys.executable, "-m", "ferry", "cp", "-q", "-f", "-p", args.parallel]
         times: dict[str, list[float]] = {k: [] for k in ("curl up", "ferry up", "curl down", "ferry down")}
+        steps = {
+            "curl up": lambda: timed([*curl, "-T", str(source), url]),
+            "ferry up": lambda: timed([*ferry, str(source), f"bench://{bucket}/obj.bin"], env),
+            "curl down": lambda: timed([*curl, "-o", str(work / "down.bin"), url]),
+            "ferry down": lambda: timed([*ferry, f"bench://{bucket}/obj.bin", str(work / "down.bin")], env),
+        }
         for run in range(args.runs):
-            times["curl up"].append(timed([*curl, "-T", str(source), url]))
+            # Alternate who goes first, so neither always inherits the other's page cache and writeback.
+            order = ("curl", "ferry") if run % 2 == 0 else ("ferry", "curl")
+            for direction in ("up", "down"):
+                for tool in order:
+                    times[f"{tool} {direction}"].append(steps[f"{tool} {direction}"]())
+                    if direction == "up":
+                        s3.delete_object(Bucket=bucket, Key="obj.bin")
+                    else:
+                        (work / "down.bin").unlink()
+                if direction == "up":  # the object both download: the same multipart upload each run
+                    steps["ferry up"]()
             s3.delete_object(Bucket=bucket, Key="obj.bin")
-            times["ferry up"].append(timed([*ferry, str(source), f"bench://{bucket}/obj.bin"], env))
-            times["curl down"].append(timed([*curl, "-o", str(work / "curl.bin"), url]))
-            (work / "curl.bin").unlink()
-            times["ferry down"].append(
-                timed([*ferry, f"bench://{bucket}/obj.bin", str(work / "ferry.bin")], env)
-            )
-            (work / "ferry.bin").unlink()
-            s3.delete_object(Bucket=bucket, Key="obj.bin")
-            print(
-                f"run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
-                flush=True,
-            )
+            summary = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+            print(f"run {run + 1}/{args.runs}: {summary}", flush=True)
 
     def rate(name: str) -> float:
         return size / statistics.median(times[name])

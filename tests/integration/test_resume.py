@@ -1,6 +1,7 @@
 """SIGKILL in the middle of a transfer, then the same command again: it resumes (fewer bytes move), the
 result is byte-identical, nothing is left behind (no multipart upload, no temporary file, no record)."""
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -139,3 +140,57 @@ def test_second_process_on_the_same_transfer_is_refused(tmp_path, ferry, config,
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_ctrl_c_stops_with_exit_9_and_the_same_command_resumes(tmp_path, ferry, config, home, s3, bucket):
+    source = tmp_path / "big.bin"
+    digest = make_file(source, SIZE)
+    proc = subprocess.Popen(
+        ferry_cmd("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "8MiB"),
+        env=ferry_env(config, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    area = home / "checkpoint" / "upload"
+    deadline = time.monotonic() + 60
+    while parts_recorded(area) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 9
+    assert "interrupted; run the same command again to resume" in err.decode()
+    assert "Traceback" not in err.decode()
+
+    run = finish(ferry, str(source), f"rgw://{bucket}/big.bin")
+    assert run.transferred() < SIZE
+    assert sha256_object(s3, bucket, "big.bin") == digest
+
+
+@pytest.mark.parametrize("other_filesystem", [False, True], ids=["same-fs", "tmpfs"])
+def test_temp_dir_holds_unfinished_downloads(tmp_path, ferry, config, home, s3, bucket, other_filesystem):
+    source = tmp_path / "big.bin"
+    digest = make_file(source, SIZE)
+    s3.upload_file(str(source), bucket, "big.bin")
+    temp_dir = tmp_path / "temp"
+    temp_dir.mkdir()
+    if (
+        other_filesystem
+        and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(temp_dir)]).returncode
+    ):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        target = tmp_path / "out" / "big.bin"
+        args = [f"rgw://{bucket}/big.bin", str(target), "--temp-dir", str(temp_dir)]
+        kill_midway(args, config, home, "download")
+        assert len(list(temp_dir.glob("*.ferry-tmp"))) == 1
+        assert not target.exists()
+
+        run = finish(ferry, *args)
+        assert run.transferred() < SIZE
+        assert sha256_file(target) == digest
+        assert list(temp_dir.iterdir()) == []
+        assert [p.name for p in target.parent.iterdir()] == ["big.bin"]
+    finally:
+        if other_filesystem:
+            subprocess.run(["umount", str(temp_dir)], check=False)

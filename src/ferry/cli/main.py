@@ -132,8 +132,12 @@ def cp(
         and not typer.confirm(f"{transfer.result.destination} exists. Overwrite?", default=False)
     ):
         raise InterruptedTransfer("not overwritten")
-    with bar if bar is not None else contextlib.nullcontext():
-        result = transfer.run()
+    try:
+        with bar if bar is not None else contextlib.nullcontext():
+            result = transfer.run()
+    except KeyboardInterrupt:  # handled here: Typer would turn it into a silent exit status
+        stop.set()
+        raise InterruptedTransfer("interrupted") from None
     if json_output:
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
@@ -196,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="ferry", standalone_mode=False)
+        status = command.main(args=argv, prog_name="ferry", standalone_mode=False)
+        if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)
+            return EXIT_INTERRUPTED if status == 130 else status
     except ClickUsageError as exc:
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
@@ -220,6 +226,9 @@ def run() -> None:
     """Console-script entry point. A second Ctrl-C, or a SIGTERM, ends the process at once: every state
     ferry keeps on disk is crash-safe, so nothing is lost by not waiting for parts in flight."""
     signal.signal(signal.SIGTERM, lambda *_: os._exit(EXIT_INTERRUPTED))
+    # Python leaves SIGINT ignored when it started ignored (a background job of a script): Ctrl-C and
+    # `kill -INT` should still stop a transfer cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

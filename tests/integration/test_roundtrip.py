@@ -147,3 +147,23 @@ def test_md5_that_cannot_be_known_is_said_once_and_length_still_checked(tmp_path
     assert run.stderr.count("cannot verify the MD5") == 1
     assert "Verified:          length" in run.stdout
     assert sha256_file(tmp_path / "out.bin") == digest
+
+
+@pytest.mark.parametrize("size", [1000, 3 * PART], ids=["single", "multipart"])
+def test_copies_keep_the_source_metadata_and_content_type(
+    tmp_path, ferry, s3, rgw, bucket, other_bucket, size
+):
+    source = tmp_path / "doc.json"
+    make_file(source, size)
+    assert ferry("cp", str(source), f"rgw://{bucket}/doc.json", "--meta", "team:data", *FLAGS).returncode == 0
+    original = s3.head_object(Bucket=bucket, Key="doc.json")
+    for destination, client, dst_bucket in (
+        (f"rgw://{bucket}/same.json", s3, bucket),
+        (f"rgw2://{other_bucket}/other.json", rgw.client(second=True), other_bucket),
+    ):
+        run = ferry("cp", f"rgw://{bucket}/doc.json", destination, *FLAGS)
+        assert run.returncode == 0, run.stderr
+        copied = client.head_object(Bucket=dst_bucket, Key=destination.rsplit("/", 1)[1])
+        assert copied["Metadata"] == original["Metadata"]
+        assert copied["Metadata"]["team"] == "data"
+        assert copied["ContentType"] == "application/json"

@@ -167,3 +167,31 @@ def test_copies_keep_the_source_metadata_and_content_type(
         assert copied["Metadata"] == original["Metadata"]
         assert copied["Metadata"]["team"] == "data"
         assert copied["ContentType"] == "application/json"
+
+
+def test_progress_bar_on_a_terminal(tmp_path, config, home, bucket):
+    """Run under a pseudo-terminal (util-linux `script`): a live bar with speed is drawn, then the summary."""
+    import shlex
+    import shutil
+    import subprocess
+
+    from tests.conftest import ferry_cmd, ferry_env
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script is not installed")
+    source = tmp_path / "tty.bin"
+    make_file(source, 20 * MiB)
+    command = shlex.join(
+        ferry_cmd("cp", str(source), f"rgw://{bucket}/tty.bin", *FLAGS, "--bwlimit", "10MiB")
+    )
+    done = subprocess.run(
+        ["script", "-q", "-e", "-c", command, "/dev/null"],
+        env={**ferry_env(config, home), "COLUMNS": "120", "TERM": "xterm"},
+        capture_output=True,
+        timeout=120,
+    )
+    screen = done.stdout.decode("utf-8", "replace")
+    assert done.returncode == 0, screen
+    assert "━" in screen  # the bar
+    assert "MB/s" in screen or "MiB/s" in screen
+    assert "Transferred bytes: 20971520" in screen

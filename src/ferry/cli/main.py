@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
+from ferry.cli.batch import run_batch
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import load_config
 from ferry.errors import FerryError, InterruptedTransfer, UsageError
@@ -40,10 +41,37 @@ ClickUsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if
 
 @app.command()
 def cp(
-    source: Annotated[str, typer.Argument(help="A local file, s3://bucket/key or REMOTE://bucket/key.")],
+    source: Annotated[
+        str | None, typer.Argument(help="A local file or folder, s3://bucket/key or REMOTE://bucket/key.")
+    ] = None,
     destination: Annotated[
-        str, typer.Argument(help="Where to put it; a folder or a key ending in / keeps the name.")
-    ],
+        str | None, typer.Argument(help="Where to put it; a folder or a key ending in / keeps the name.")
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Copy a folder or prefix as a task.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", help="Objects at once in a task. [default: 4]")
+    ] = None,
+    recover: Annotated[
+        str | None,
+        typer.Option("--recover", help="Finish the task with this id: only what is not done yet moves."),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Only keys matching this glob (* ? \\* \\?); repeatable."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip keys matching this glob; decided first; repeatable."),
+    ] = None,
+    time_range: Annotated[
+        str | None,
+        typer.Option("--time-range", help="Only objects modified in time1-time2 (UTC yyyyMMddHHmmss)."),
+    ] = None,
+    mf: Annotated[
+        bool, typer.Option("--mf", help="Apply the filters to folder objects (keys ending in /) too.")
+    ] = False,
     threshold: Annotated[
         str | None,
         typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
@@ -93,9 +121,47 @@ def cp(
         Path | None, typer.Option("--config", help="Config file. [default: ~/.config/ferry/config.toml]")
     ] = None,
 ) -> None:
-    """Copy one object: upload, download, or bucket to bucket. Run it again after any interruption and it
-    resumes where it stopped."""
+    """Copy one object (upload, download, or bucket to bucket), or with -r a whole folder or prefix as a
+    task. Run it again after any interruption and it resumes where it stopped; a task resumes with
+    --recover TASK_ID."""
     settings = load_config(config)
+    if recursive or recover or include or exclude or time_range or mf or jobs is not None:
+        if not (recursive or recover):
+            raise UsageError("--include, --exclude, --time-range, --mf and -j apply to tasks: add -r")
+        if dry_run or json_output:
+            raise UsageError("--dry-run and --json are not available for tasks yet")
+        given = {
+            "threshold": threshold,
+            "part_size": part_size,
+            "parallel": parallel,
+            "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
+            "temp_dir": str(temp_dir) if temp_dir else None,
+            "verify_length": verify_length,
+            "verify_md5": verify_md5,
+            "acl": acl,
+            "storage_class": storage_class,
+            "meta": meta,
+            "crr": crr,
+            "bwlimit": bwlimit,
+            "retries": retries,
+            "jobs": jobs,
+            "include": include,
+            "exclude": exclude,
+            "time_range": time_range,
+            "mf": mf,
+        }
+        run_batch(
+            source,
+            destination,
+            given,
+            recover=recover,
+            config=settings,
+            quiet=quiet,
+            console=Console(stderr=True),
+        )
+        return
+    if source is None or destination is None:
+        raise UsageError("cp needs a source and a destination")
     options = resolve_options(
         settings.defaults,
         threshold=threshold,

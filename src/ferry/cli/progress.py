@@ -18,6 +18,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ferry.tasks.journal import JournalObject
+from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
 from ferry.units import format_size
 
@@ -105,3 +107,59 @@ class QuietListener(TransferListener):
 
     def notice(self, message: str) -> None:
         print(f"ferry: note: {message}", file=sys.stderr, flush=True)
+
+
+class TaskBar(BarListener, TaskProgress):
+    """A whole task on a terminal: bytes with speed and ETA, and objects done of all."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self._lock = threading.Lock()
+        self._objects_done = 0
+        self._objects_total = 0
+
+    def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
+        self._objects_total = objects
+        self._task = self.progress.add_task(self._label(), total=total_bytes, completed=done_bytes)
+
+    def _label(self) -> str:
+        return f"{self._objects_done}/{self._objects_total} objects"
+
+    def started(self, description: str, total: int, already_done: int) -> None:
+        """Per-object starts are folded into the task's bar."""
+
+    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        with self._lock:
+            self._objects_done += 1
+            label = self._label()
+        if self._task is not None:
+            self.progress.update(self._task, description=label)
+        if not ok:
+            self.progress.console.print(
+                f"ferry: failed: {obj.source_key}: {reason}", markup=False, highlight=False
+            )
+
+
+class TaskLines(PlainListener, TaskProgress):
+    """A whole task for logs and pipes: a line per failed object, a progress line every few seconds."""
+
+    def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
+        PlainListener.started(self, f"{objects} objects to move", total_bytes, done_bytes)
+
+    def started(self, description: str, total: int, already_done: int) -> None:
+        """Per-object starts are folded into the task's lines."""
+
+    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        if not ok:
+            self._line(f"ferry: failed: {obj.source_key}: {reason}")
+
+
+class TaskQuiet(QuietListener, TaskProgress):
+    """A whole task with no progress: only notices and failures, on standard error."""
+
+    def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
+        """Nothing to draw."""
+
+    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        if not ok:
+            print(f"ferry: failed: {obj.source_key}: {reason}", file=sys.stderr, flush=True)

@@ -179,6 +179,11 @@ class Store(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, streamed in key order. For the local store the
+        prefix is a directory: its files, and its empty directories as keys ending in ``/``."""
+        ...
+
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         """(key, upload id, when it was started) of every unfinished multipart upload under ``prefix``."""
         ...

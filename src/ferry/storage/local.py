@@ -202,6 +202,27 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(key)
 
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Walk the directory ``prefix`` depth-first in name order. Symbolic links to directories are not
+        followed (no loops); temporary files of unfinished downloads are not listed."""
+        with self._errors(prefix, "listing"):
+            entries = sorted(os.scandir(prefix), key=lambda e: e.name)
+        for entry in entries:
+            if entry.name.endswith(TEMP_SUFFIX):
+                continue
+            with self._errors(entry.path, "listing"):
+                if entry.is_dir(follow_symlinks=False):
+                    if not any(True for _ in os.scandir(entry.path)):
+                        st = entry.stat(follow_symlinks=False)
+                        yield ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
+                    else:
+                        yield from self.list(entry.path)
+                    continue
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
 

@@ -324,6 +324,18 @@ class S3Store:
         with self._errors(key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        with self._errors(prefix):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        mtime=item["LastModified"].timestamp(),
+                        etag=item.get("ETag", "").strip('"') or None,
+                    )
+
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_multipart_uploads")

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class PlannedObject:
     size: int
     mtime: float
     etag: str | None = None
+    problem: str | None = None
+    """Set when planning already knows the object cannot be moved (an unsafe key): it is journaled as
+    failed with this reason, so the report lists it."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +120,17 @@ def journal_path(directory: Path, task_id: str) -> Path:
 
 
 class TaskJournal:
-    """An open task journal. Methods are called from one thread at a time (the executor funnels them)."""
+    """An open task journal; safe to use from the task's worker threads."""
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
         self._lock_fd: int | None = None
+        self._mutex = threading.RLock()  # one connection, shared by the task's worker threads
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._mutex:
+            return self._db.execute(sql, params).fetchall()
 
     # --- opening -----------------------------------------------------------------------------------------
 
@@ -205,19 +214,19 @@ class TaskJournal:
     # --- the task ----------------------------------------------------------------------------------------
 
     def info(self) -> TaskInfo:
-        row = self._db.execute(
+        [row] = self._query(
             "SELECT id, kind, source, destination, options, created, updated, state, listing_complete "
             "FROM task"
-        ).fetchone()
+        )
         return TaskInfo(
             row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], bool(row[8])
         )
 
     def set_state(self, state: str) -> None:
-        self._db.execute("UPDATE task SET state = ?, updated = ?", (state, time.time()))
+        self._query("UPDATE task SET state = ?, updated = ?", (state, time.time()))
 
     def set_options(self, options: dict[str, Any]) -> None:
-        self._db.execute("UPDATE task SET options = ?", (json.dumps(options, sort_keys=True),))
+        self._query("UPDATE task SET options = ?", (json.dumps(options, sort_keys=True),))
 
     # --- planning ----------------------------------------------------------------------------------------
 
@@ -226,22 +235,23 @@ class TaskJournal:
         the journal (a re-listing after a crash during the first) is left as it is. Returns how many were
         new."""
         added = 0
-        page: list[tuple[str, str, int, float, str | None]] = []
+        page: list[tuple[str, str, int, float, str | None, str, str | None]] = []
 
         def flush() -> None:
             nonlocal added
             with self._transaction():
                 before = self._db.total_changes
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO objects (source_key, dest_key, size, mtime, etag) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO objects (source_key, dest_key, size, mtime, etag, state, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     page,
                 )
                 added += self._db.total_changes - before
             page.clear()
 
         for obj in objects:
-            page.append((obj.source_key, obj.dest_key, obj.size, obj.mtime, obj.etag))
+            state = "pending" if obj.problem is None else "failed"
+            page.append((obj.source_key, obj.dest_key, obj.size, obj.mtime, obj.etag, state, obj.problem))
             if len(page) >= _PAGE:
                 flush()
         if page:
@@ -249,17 +259,18 @@ class TaskJournal:
         return added
 
     def finish_listing(self) -> None:
-        self._db.execute("UPDATE task SET listing_complete = 1, updated = ?", (time.time(),))
+        self._query("UPDATE task SET listing_complete = 1, updated = ?", (time.time(),))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._mutex:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # --- running -----------------------------------------------------------------------------------------
 
@@ -270,11 +281,11 @@ class TaskJournal:
         wanted = set(states)
         last = 0
         while True:
-            rows = self._db.execute(
+            rows = self._query(
                 "SELECT seq, source_key, dest_key, size, mtime, etag, state, reason, transferred, attempts "
                 "FROM objects WHERE seq > ? ORDER BY seq LIMIT ?",
                 (last, _PAGE),
-            ).fetchall()
+            )
             if not rows:
                 return
             for row in rows:
@@ -286,7 +297,7 @@ class TaskJournal:
         """Record an object's outcome (one durable transaction)."""
         if state not in OBJECT_STATES:
             raise ValueError(state)
-        self._db.execute(
+        self._query(
             "UPDATE objects SET state = ?, reason = ?, transferred = transferred + ?, "
             "attempts = attempts + 1, updated = ? WHERE seq = ?",
             (state, reason, transferred, time.time(), seq),
@@ -294,7 +305,7 @@ class TaskJournal:
 
     def counts(self) -> dict[str, StateCount]:
         result = {state: StateCount(0, 0) for state in OBJECT_STATES}
-        for state, count, size in self._db.execute(
+        for state, count, size in self._query(
             "SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM objects GROUP BY state"
         ):
             result[state] = StateCount(count, size)

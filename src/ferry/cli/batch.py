@@ -1,0 +1,188 @@
+"""``ferry cp -r`` and ``ferry cp --recover TASK_ID``: a batch task from the command line.
+
+The options a task was started with are kept in its journal (as given, never a secret), so a recover
+applies them again; a flag given to the recover overrides the kept value.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
+from ferry.config import Config
+from ferry.errors import IncompleteError, InterruptedTransfer, UsageError
+from ferry.storage import StoreOpener
+from ferry.storage.s3 import ClientSettings
+from ferry.tasks import runner
+from ferry.tasks.filters import ObjectFilter
+from ferry.tasks.journal import TaskJournal
+from ferry.transfer.engine import transfer_kind
+from ferry.transfer.options import parse_meta, resolve_options
+from ferry.units import format_size
+from ferry.urls import LocalLocation, parse_location
+
+DEFAULT_JOBS = 4
+
+
+def merge_options(kept: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The options of a recover: what the task kept, overridden by what this command line gave (a flag
+    counts as given when it is set; an unset flag never clears a kept value)."""
+    merged = dict(kept)
+    merged.update({k: v for k, v in given.items() if v not in (None, False, [], ())})
+    return merged
+
+
+def run_batch(
+    source_text: str | None,
+    destination_text: str | None,
+    given: dict[str, Any],
+    *,
+    recover: str | None,
+    config: Config,
+    quiet: bool,
+    console: Console,
+) -> runner.TaskOutcome:
+    resolved_cpd = given.get("checkpoint_dir") or config.defaults.checkpoint_dir
+    if recover is not None:
+        if source_text or destination_text:
+            raise UsageError("--recover takes the task's own source and destination; give no locations")
+        journal = TaskJournal.open(_checkpoint_dir(resolved_cpd), recover)
+        journal.lock()
+        info = journal.info()
+        if info.state == "succeeded":
+            journal.close()
+            raise UsageError(f"task {recover} already succeeded: there is nothing to recover")
+        raw = merge_options(info.options, given)
+        source_text, destination_text = info.source, info.destination
+    else:
+        if not source_text or not destination_text:
+            raise UsageError("cp -r needs a source and a destination")
+        raw = {k: v for k, v in given.items() if v not in (None, False, [], ())}
+        journal = None
+
+    options = resolve_options(
+        config.defaults,
+        threshold=raw.get("threshold"),
+        part_size=raw.get("part_size"),
+        parallel=raw.get("parallel"),
+        checkpoint_dir=raw.get("checkpoint_dir"),
+        verify_length=bool(raw.get("verify_length")),
+        verify_md5=bool(raw.get("verify_md5")),
+        metadata=parse_meta(raw["meta"]) if raw.get("meta") else None,
+        acl=raw.get("acl"),
+        storage_class=raw.get("storage_class"),
+        stream_copy=bool(raw.get("crr")),
+        retries=raw.get("retries"),
+        bwlimit=raw.get("bwlimit"),
+    )
+    jobs = int(raw.get("jobs") or DEFAULT_JOBS)
+    if not 1 <= jobs <= 1000:
+        raise UsageError(f"invalid job count {jobs}: it must be between 1 and 1000")
+    object_filter = ObjectFilter.build(
+        list(raw.get("include") or []),
+        list(raw.get("exclude") or []),
+        raw.get("time_range"),
+        bool(raw.get("mf")),
+    )
+
+    source, destination = parse_location(source_text), parse_location(destination_text)
+    opener = StoreOpener(
+        config,
+        ClientSettings(
+            connect_timeout=config.defaults.connect_timeout,
+            read_timeout=config.defaults.read_timeout,
+            max_connections=max(16, jobs * options.parallel + 4),
+        ),
+        temp_dir=Path(raw["temp_dir"]) if raw.get("temp_dir") else None,
+    )
+    src_store, src_root = opener.open(source)
+    dst_store, dst_root = opener.open(destination)
+    kind = transfer_kind(src_store, dst_store)
+    if isinstance(source, LocalLocation):
+        if not source.path.is_dir():
+            raise UsageError(f"{source.path} is not a directory: cp -r copies a folder")
+        src_root = str(source.path.absolute())
+    if isinstance(destination, LocalLocation):
+        if destination.path.exists() and not destination.path.is_dir():
+            raise UsageError(f"{destination.path} is not a directory")
+        dst_root = str(destination.path.absolute())
+
+    if journal is None:
+        task_id = str(uuid.uuid4())
+        journal = TaskJournal.create(
+            options.checkpoint_dir, task_id, kind, source_text, destination_text, raw
+        )
+        journal.lock()
+    task_id = journal.info().task_id
+    print(f"Task id: {task_id}", flush=True)
+    stop = threading.Event()
+    try:
+        if not journal.info().listing_complete:
+            runner.plan(journal, src_store, src_root, dst_store, dst_root, object_filter)
+        counts = journal.counts()
+        todo = counts["pending"].count + counts["failed"].count
+        todo_bytes = counts["pending"].bytes + counts["failed"].bytes
+        progress: runner.TaskProgress
+        if quiet:
+            progress = TaskQuiet()
+        elif console.is_terminal:
+            progress = TaskBar(console)
+        else:
+            progress = TaskLines()
+        progress.begin(todo, todo_bytes, 0)
+        bar = progress if isinstance(progress, TaskBar) else None
+        if bar is not None:
+            bar.__enter__()
+        try:
+            outcome = runner.run(journal, src_store, dst_store, options, jobs, progress, stop)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+        outcome.skipped = counts["skipped"].count
+        final = journal.counts()
+        if outcome.interrupted:
+            journal.set_state("interrupted")
+        else:
+            journal.set_state("failed" if final["failed"].count or final["pending"].count else "succeeded")
+    except KeyboardInterrupt:
+        stop.set()
+        journal.set_state("interrupted")
+        raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}") from None
+    finally:
+        journal.close()
+    print_task_summary(outcome)
+    if outcome.interrupted:
+        raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}")
+    if final["failed"].count or final["pending"].count:
+        left = final["failed"].count + final["pending"].count
+        raise IncompleteError(
+            f"{left} objects did not succeed; retry them with: ferry cp --recover {task_id}"
+        )
+    return outcome
+
+
+def _checkpoint_dir(value: str | Path | None) -> Path:
+    from ferry.transfer.options import default_checkpoint_dir
+
+    return Path(value).expanduser() if value else default_checkpoint_dir()
+
+
+def print_task_summary(outcome: runner.TaskOutcome) -> None:
+    """The closing summary of obsutil's task commands."""
+    costs = [c * 1000 for c in outcome.costs] or [0.0]
+    done = outcome.succeeded + outcome.failed
+    tps = done / outcome.elapsed if outcome.elapsed > 0 else 0.0
+    print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
+    print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
+    print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
+    print(
+        f"Metrics [max cost:{max(costs):.0f} ms, min cost:{min(costs):.0f} ms, "
+        f"average cost:{sum(costs) / len(costs):.2f} ms, average tps:{tps:.2f}, "
+        f"transferred size:{format_size(outcome.transferred)}]"
+    )
+    print(f"\nTask id: {outcome.task_id}", flush=True)

@@ -1,0 +1,171 @@
+"""Batch tasks: plan every object of a recursive transfer into the journal, then move the unfinished ones,
+``jobs`` at a time, each through the same resumable :class:`~ferry.transfer.engine.ObjectTransfer` as a
+single ``cp``. A recover is the same run started from the journal: done objects are not touched, failed and
+pending ones go again, and a large one resumes from its part record.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ferry.errors import FerryError, InterruptedTransfer
+from ferry.storage.base import Store, WriteOptions
+from ferry.tasks.filters import ObjectFilter
+from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
+from ferry.tasks.keys import (
+    UnsafeKeyError,
+    folder_prefix,
+    join_key,
+    local_relative,
+    relative_key,
+    safe_local_path,
+)
+from ferry.transfer.engine import ObjectTransfer, transfer_kind
+from ferry.transfer.events import TransferListener
+from ferry.transfer.options import TransferOptions
+
+
+@dataclass
+class TaskOutcome:
+    """What one run of a task did; ``transferred`` counts only the bytes this run moved."""
+
+    task_id: str
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    succeed_bytes: int = 0
+    transferred: int = 0
+    costs: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+
+class TaskProgress(TransferListener):
+    """What a task tells its watchers: objects finishing, and bytes as parts complete."""
+
+    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        """An object finished (``ok``) or failed (``reason``)."""
+
+
+def plan(
+    journal: TaskJournal,
+    source: Store,
+    source_root: str,
+    dest: Store,
+    dest_root: str,
+    object_filter: ObjectFilter,
+) -> int:
+    """List the source and journal every object the filter takes, with its destination key. Returns how
+    many objects were new to the journal."""
+    kind = transfer_kind(source, dest)
+    listing_root = source_root if kind == "upload" else folder_prefix(source_root)
+
+    def planned() -> Iterator[PlannedObject]:
+        for info in source.list(listing_root):
+            relative = (
+                local_relative(info.key, source_root)
+                if kind == "upload"
+                else relative_key(info.key, listing_root)
+            )
+            if relative in ("", "/") or not object_filter.accepts(relative, info.mtime):
+                continue
+            problem = None
+            if kind == "download":
+                try:
+                    target = safe_local_path(dest_root, relative)
+                except UnsafeKeyError as exc:
+                    target, problem = "", f"unsafe key, not written: {exc}"
+            else:
+                target = join_key(dest_root, relative)
+            yield PlannedObject(info.key, target, info.size, info.mtime, info.etag, problem)
+
+    added = journal.add_planned(planned())
+    journal.finish_listing()
+    return added
+
+
+def run(
+    journal: TaskJournal,
+    source: Store,
+    dest: Store,
+    options: TransferOptions,
+    jobs: int,
+    progress: TaskProgress,
+    stop: threading.Event,
+) -> TaskOutcome:
+    """Move every pending or failed object of the journal, ``jobs`` at a time, recording each outcome as
+    it happens. A stop request lets objects in flight end (they stay resumable) and starts no new one."""
+    outcome = TaskOutcome(task_id=journal.info().task_id)
+    lock = threading.Lock()
+    started = time.monotonic()
+    slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat
+
+    def one(obj: JournalObject) -> None:
+        begin = time.monotonic()
+        try:
+            transferred = _move(obj, source, dest, options, progress, stop)
+        except InterruptedTransfer:
+            with lock:
+                outcome.interrupted = True
+            return
+        except FerryError as exc:
+            reason = exc.message
+        except Exception as exc:  # one object's bug must not sink the task: it is reported as its failure
+            reason = f"unexpected {type(exc).__name__}: {exc}"
+        else:
+            journal.mark(obj.seq, "done", transferred=transferred)
+            with lock:
+                outcome.succeeded += 1
+                outcome.succeed_bytes += obj.size
+                outcome.transferred += transferred
+                outcome.costs.append(time.monotonic() - begin)
+            progress.object_done(obj, True, None)
+            return
+        journal.mark(obj.seq, "failed", reason=reason)
+        with lock:
+            outcome.failed += 1
+            outcome.costs.append(time.monotonic() - begin)
+        progress.object_done(obj, False, reason)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-object") as pool:
+        try:
+            for obj in journal.objects():
+                if obj.state == "failed" and obj.dest_key == "":  # an unsafe key: retrying cannot help
+                    outcome.failed += 1
+                    progress.object_done(obj, False, obj.reason)
+                    continue
+                if stop.is_set():
+                    outcome.interrupted = True
+                    break
+                slots.acquire()
+                future: Future[None] = pool.submit(one, obj)
+                future.add_done_callback(lambda _: slots.release())
+        except KeyboardInterrupt:
+            stop.set()  # objects in flight stop at their next part and stay resumable
+            raise
+    outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _move(
+    obj: JournalObject,
+    source: Store,
+    dest: Store,
+    options: TransferOptions,
+    progress: TransferListener,
+    stop: threading.Event,
+) -> int:
+    """Move one journaled object; returns the bytes this run sent for it."""
+    if obj.source_key.endswith("/"):  # a folder object, or an empty local directory
+        if dest.capabilities.is_local:
+            os.makedirs(obj.dest_key, exist_ok=True)
+        elif not options.dry_run:
+            dest.put(obj.dest_key, b"", WriteOptions())
+        return 0
+    result = ObjectTransfer(source, obj.source_key, dest, obj.dest_key, options, progress, stop).run()
+    return result.transferred

@@ -1,0 +1,223 @@
+"""Batch tasks (`cp -r`) against the real RGW: every direction, failures then --recover, SIGKILL then
+--recover, untrusted keys, filters, bad input."""
+
+import re
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import MiB, ferry_cmd, ferry_env, make_file, sha256_file, sha256_object, write_remotes
+from tests.support.faultproxy import FaultProxy, Rule
+
+pytestmark = pytest.mark.integration
+
+
+def make_tree(root: Path) -> dict[str, str]:
+    """Nested folders, empty files, an empty folder, unicode and spaces, one multipart file."""
+    files = {
+        "a/b/c.txt": 10,
+        "a/empty.txt": 0,
+        "a/big.bin": 13 * MiB,
+        "with space/f g.txt": 100,
+        "ünï/ü.txt": 1000,
+        "top.txt": 1,
+    }
+    digests = {}
+    for rel, size in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        digests[rel] = make_file(path, size)
+    (root / "empty-dir").mkdir()
+    return digests
+
+
+def keys(client, bucket, prefix=""):
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return sorted(o["Key"][len(prefix) :] for o in listed)
+
+
+def task_id_of(run):
+    ids = [line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.startswith("Task id: ")]
+    assert ids and len(set(ids)) == 1 and len(ids[0]) == 36, run.stdout
+    return ids[0]
+
+
+def count(run, name):
+    found = re.search(rf"{name}:\s+(\d+)", run.stdout)
+    assert found, run.stdout
+    return int(found.group(1))
+
+
+FLAGS = ["--threshold", "6MiB", "--part-size", "5MiB"]
+
+
+def test_recursive_upload_download_and_copies(tmp_path, ferry, s3, rgw, bucket, bucket2, other_bucket):
+    src = tmp_path / "tree"
+    digests = make_tree(src)
+    expected = sorted([*digests, "empty-dir/"])
+
+    up = ferry("cp", "-r", str(src), f"rgw://{bucket}/pre", *FLAGS, "-j", "3")
+    assert up.returncode == 0, up.stderr
+    assert count(up, "Succeed count") == 7 and count(up, "Failed count") == 0
+    task_id_of(up)
+    assert keys(s3, bucket, "pre/") == expected
+    for rel, digest in digests.items():
+        assert sha256_object(s3, bucket, f"pre/{rel}") == digest
+
+    back = tmp_path / "back"
+    down = ferry("cp", "-r", f"rgw://{bucket}/pre", str(back), *FLAGS)
+    assert down.returncode == 0, down.stderr
+    for rel, digest in digests.items():
+        assert sha256_file(back / rel) == digest
+    assert (back / "empty-dir").is_dir()
+
+    server = ferry("cp", "-r", f"rgw://{bucket}/pre/", f"rgw://{bucket2}/copy/", *FLAGS)
+    assert server.returncode == 0, server.stderr
+    assert keys(s3, bucket2, "copy/") == expected
+    streamed = ferry("cp", "-r", f"rgw://{bucket}/pre", f"rgw2://{other_bucket}", *FLAGS)
+    assert streamed.returncode == 0, streamed.stderr
+    other = rgw.client(second=True)
+    assert keys(other, other_bucket) == expected
+    assert sha256_object(other, other_bucket, "a/big.bin") == digests["a/big.bin"]
+
+
+def test_failed_objects_then_recover_moves_only_those(tmp_path, ferry, rgw, s3, bucket):
+    src = tmp_path / "tree"
+    sizes = {}
+    for i in range(12):
+        name = f"bad-{i}.txt" if i % 4 == 0 else f"good-{i}.txt"
+        sizes[name] = 1000 + i
+        make_file(src / name, sizes[name]) if src.exists() else (
+            src.mkdir(),
+            make_file(src / name, sizes[name]),
+        )
+    with FaultProxy(rgw.endpoint) as proxy:
+        config = write_remotes(tmp_path / "flaky.toml", rgw, extra={"flaky": proxy.url})
+        proxy.add_rule(Rule("refuse", method="PUT", path_contains="/bad-", status=403, code="AccessDenied"))
+        first = ferry("cp", "-r", str(src), f"flaky://{bucket}/t", config_path=config)
+        assert first.returncode == 8, first.stderr
+        task_id = task_id_of(first)
+        assert count(first, "Failed count") == 3 and count(first, "Succeed count") == 9
+        assert f"ferry cp --recover {task_id}" in first.stderr
+        assert first.stderr.count("ferry: failed:") == 3 and "access denied" in first.stderr
+
+        proxy.clear_rules()
+        proxy.reset_stats()
+        again = ferry("cp", "--recover", task_id, config_path=config)
+        assert again.returncode == 0, again.stderr
+        assert task_id_of(again) == task_id
+        assert count(again, "Succeed count") == 3 and count(again, "Failed count") == 0
+        bad_bytes = sum(size for name, size in sizes.items() if name.startswith("bad"))
+        assert count(again, "Transferred bytes") == bad_bytes
+        assert sorted(r.path.rsplit("/", 1)[1] for r in proxy.requests if r.method == "PUT") == sorted(
+            n for n in sizes if n.startswith("bad")
+        )
+    assert keys(s3, bucket, "t/") == sorted(sizes)
+
+    done = ferry("cp", "--recover", task_id, config_path=config)
+    assert done.returncode == 3 and "already succeeded" in done.stderr
+
+
+def test_sigkill_in_a_batch_then_recover(tmp_path, ferry, config, home, s3, bucket):
+    src = tmp_path / "many"
+    src.mkdir()
+    digests = {f"f{i:02d}.bin": make_file(src / f"f{i:02d}.bin", 2 * MiB) for i in range(24)}
+    digests["large.bin"] = make_file(src / "large.bin", 30 * MiB)
+    proc = subprocess.Popen(
+        ferry_cmd("cp", "-r", str(src), f"rgw://{bucket}/m", *FLAGS, "-j", "2", "--bwlimit", "6MiB"),
+        env=ferry_env(config, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+
+    def done_count():
+        journals = list((home / "checkpoint" / "tasks").glob("*.db"))
+        if not journals:
+            return 0
+        with sqlite3.connect(journals[0]) as db:
+            return db.execute("SELECT COUNT(*) FROM objects WHERE state = 'done'").fetchone()[0]
+
+    deadline = time.monotonic() + 60
+    while done_count() < 6:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    out, _ = proc.communicate()
+    task_id = out.decode().split("Task id: ", 1)[1].split()[0]
+    before = done_count()
+    assert before < len(digests)
+
+    again = ferry("cp", "--recover", task_id, "--bwlimit", "1000MiB")
+    assert again.returncode == 0, again.stderr
+    assert count(again, "Succeed count") == len(digests) - before  # done ones are not touched
+    total = sum(2 * MiB for _ in range(24)) + 30 * MiB
+    assert count(again, "Transferred bytes") < total
+    for name, digest in digests.items():
+        assert sha256_object(s3, bucket, f"m/{name}") == digest
+
+
+def test_untrusted_keys_never_escape_the_destination(tmp_path, ferry, s3, bucket):
+    for key in (
+        "../../escape-1",
+        "/abs-escape",
+        "a/../../escape-2",
+        "ok.txt",
+        "dir/",
+        "sub/ok2.txt",
+        "col",
+        "col/inner",
+    ):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"data")
+    dest = tmp_path / "deep" / "dest"
+    run = ferry("cp", "-r", f"rgw://{bucket}", str(dest))
+    assert run.returncode == 8
+    assert count(run, "Failed count") == 4  # three unsafe keys and one collision of a file with a folder
+    assert run.stderr.count("unsafe key") == 3
+    assert (dest / "ok.txt").read_bytes() == b"data"
+    assert (dest / "sub" / "ok2.txt").read_bytes() == b"data"
+    assert (dest / "dir").is_dir()
+    everything = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
+    assert not any("escape" in p for p in everything)
+    assert not list(Path("/").glob("abs-escape"))
+
+
+def test_filters_choose_the_objects(tmp_path, ferry, s3, bucket):
+    src = tmp_path / "f"
+    for rel in ("keep.txt", "drop.log", "logs/a.txt", "logs/b.log", "tmp/x.txt", "star*.txt"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(rel)
+    run = ferry("cp", "-r", str(src), f"rgw://{bucket}", "--include", "*.txt", "--exclude", "tmp/*")
+    assert run.returncode == 0, run.stderr
+    assert keys(s3, bucket) == ["keep.txt", "logs/a.txt", "star*.txt"]
+    only_star = ferry("cp", "-r", str(src), f"rgw://{bucket}/s", "--include", "star\\*.txt")
+    assert only_star.returncode == 0
+    assert keys(s3, bucket, "s/") == ["star*.txt"]
+    future = ferry("cp", "-r", str(src), f"rgw://{bucket}/later", "--time-range", "20990101-*")
+    assert future.returncode == 0 and count(future, "Succeed count") == 0
+    assert keys(s3, bucket, "later/") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "phrase"),
+    [
+        (["--recover", "00000000-0000-4000-8000-000000000000"], 2, "no task"),
+        (["--recover", "not-a-task"], 2, "36-character UUID"),
+        (["-r", "SRC", "rgw://BUCKET/x", "--time-range", "2024-01"], 3, "invalid --time-range"),
+        (["-r", "SRC", "rgw://BUCKET/x", "--part-size", "1KB"], 3, "out of range"),
+        (["SRC", "rgw://BUCKET/x", "--include", "*.txt"], 3, "add -r"),
+        (["-r", "SRC/f.txt", "rgw://BUCKET/x"], 3, "is not a directory"),
+    ],
+)
+def test_task_bad_input(tmp_path, ferry, s3, bucket, args, code, phrase):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f.txt").write_text("x")
+    args = [a.replace("SRC", str(src)).replace("BUCKET", bucket) for a in args]
+    run = ferry("cp", *args)
+    assert run.returncode == code, (run.stdout, run.stderr)
+    assert phrase in run.stderr and "Traceback" not in run.stderr
+    assert keys(s3, bucket) == []

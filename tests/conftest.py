@@ -159,6 +159,17 @@ def ferry_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ferry", *args]
 
 
+def spawn_ferry(config: Path, home: Path, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``ferry ARGS`` in the background (for tests that kill or interrupt it)."""
+    return subprocess.Popen(
+        ferry_cmd(*args),
+        env=ferry_env(config, home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture
 def ferry(config, home):
     """Run ``ferry ARGS`` in a child process against the test config; returns a Run."""

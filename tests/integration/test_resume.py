@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import MiB, ferry_cmd, ferry_env, make_file, sha256_file, sha256_object, uploads_left
+from tests.conftest import MiB, make_file, sha256_file, sha256_object, spawn_ferry, uploads_left
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +24,7 @@ def parts_recorded(area: Path) -> int:
 
 def kill_midway(args, config, home, kind, min_parts=2, timeout=60.0):
     """Start ``ferry cp ARGS`` slowed by --bwlimit and SIGKILL it once ``min_parts`` parts are recorded."""
-    proc = subprocess.Popen(
-        ferry_cmd("cp", *args, *FLAGS, "--bwlimit", "8MiB"),
-        env=ferry_env(config, home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = spawn_ferry(config, home, "cp", *args, *FLAGS, "--bwlimit", "8MiB")
     area = home / "checkpoint" / kind
     deadline = time.monotonic() + timeout
     try:
@@ -123,12 +117,8 @@ def test_copy_resumes_after_sigkill(
 def test_second_process_on_the_same_transfer_is_refused(tmp_path, ferry, config, home, bucket):
     source = tmp_path / "big.bin"
     make_file(source, SIZE)
-    proc = subprocess.Popen(
-        ferry_cmd("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "4MiB"),
-        env=ferry_env(config, home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+    proc = spawn_ferry(
+        config, home, "cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "4MiB"
     )
     try:
         deadline = time.monotonic() + 30
@@ -145,12 +135,8 @@ def test_second_process_on_the_same_transfer_is_refused(tmp_path, ferry, config,
 def test_ctrl_c_stops_with_exit_9_and_the_same_command_resumes(tmp_path, ferry, config, home, s3, bucket):
     source = tmp_path / "big.bin"
     digest = make_file(source, SIZE)
-    proc = subprocess.Popen(
-        ferry_cmd("cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "8MiB"),
-        env=ferry_env(config, home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+    proc = spawn_ferry(
+        config, home, "cp", str(source), f"rgw://{bucket}/big.bin", *FLAGS, "--bwlimit", "8MiB"
     )
     area = home / "checkpoint" / "upload"
     deadline = time.monotonic() + 60

@@ -3,12 +3,11 @@
 
 import re
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import MiB, ferry_cmd, ferry_env, make_file, sha256_file, sha256_object, write_remotes
+from tests.conftest import MiB, make_file, sha256_file, sha256_object, spawn_ferry, write_remotes
 from tests.support.faultproxy import FaultProxy, Rule
 
 pytestmark = pytest.mark.integration
@@ -125,12 +124,8 @@ def test_sigkill_in_a_batch_then_recover(tmp_path, ferry, config, home, s3, buck
     src.mkdir()
     digests = {f"f{i:02d}.bin": make_file(src / f"f{i:02d}.bin", 2 * MiB) for i in range(24)}
     digests["large.bin"] = make_file(src / "large.bin", 30 * MiB)
-    proc = subprocess.Popen(
-        ferry_cmd("cp", "-r", str(src), f"rgw://{bucket}/m", *FLAGS, "-j", "2", "--bwlimit", "6MiB"),
-        env=ferry_env(config, home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
+    proc = spawn_ferry(
+        config, home, "cp", "-r", str(src), f"rgw://{bucket}/m", *FLAGS, "-j", "2", "--bwlimit", "6MiB"
     )
 
     def done_count():

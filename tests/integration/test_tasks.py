@@ -216,3 +216,37 @@ def test_task_bad_input(tmp_path, ferry, s3, bucket, args, code, phrase):
     assert run.returncode == code, (run.stdout, run.stderr)
     assert phrase in run.stderr and "Traceback" not in run.stderr
     assert keys(s3, bucket) == []
+
+
+def test_task_list_show_resume_rm(tmp_path, ferry, rgw, s3, bucket):
+    import json
+
+    src = tmp_path / "t"
+    src.mkdir()
+    (src / "ok.txt").write_text("fine")
+    (src / "no.txt").write_text("refused")
+    with FaultProxy(rgw.endpoint) as proxy:
+        config = write_remotes(tmp_path / "flaky.toml", rgw, extra={"flaky": proxy.url})
+        proxy.add_rule(Rule("refuse", method="PUT", path_contains="/no.txt", status=403, code="AccessDenied"))
+        first = ferry("cp", "-r", str(src), f"flaky://{bucket}", config_path=config)
+        assert first.returncode == 8
+        task_id = task_id_of(first)
+
+        [listed] = json.loads(ferry("task", "list", "--json").stdout)
+        assert listed["task_id"] == task_id and listed["state"] == "failed"
+        assert listed["counts"]["done"]["count"] == 1 and listed["counts"]["failed"]["count"] == 1
+        shown = json.loads(ferry("task", "show", task_id, "--json").stdout)
+        [failure] = shown["failed_objects"]
+        assert failure["source"].endswith("no.txt") and "access denied" in failure["reason"]
+        assert task_id in ferry("task", "list").stdout
+
+        proxy.clear_rules()
+        resumed = ferry("task", "resume", task_id, config_path=config)
+        assert resumed.returncode == 0, resumed.stderr
+        assert count(resumed, "Succeed count") == 1
+    assert keys(s3, bucket) == ["no.txt", "ok.txt"]
+
+    assert ferry("task", "rm", task_id).returncode == 0
+    gone = ferry("task", "show", task_id)
+    assert gone.returncode == 2 and "no task" in gone.stderr
+    assert json.loads(ferry("task", "list", "--json").stdout) == []

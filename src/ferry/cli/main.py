@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
+from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import load_config
@@ -33,6 +34,8 @@ app = typer.Typer(
     help="Resumable transfers into, out of and between object stores.",
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(task_commands.app, name="task")
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.

@@ -95,17 +95,31 @@ def test_failed_objects_then_recover_moves_only_those(tmp_path, ferry, rgw, s3, 
     with FaultProxy(rgw.endpoint) as proxy:
         config = write_remotes(tmp_path / "flaky.toml", rgw, extra={"flaky": proxy.url})
         proxy.add_rule(Rule("refuse", method="PUT", path_contains="/bad-", status=403, code="AccessDenied"))
-        first = ferry("cp", "-r", str(src), f"flaky://{bucket}/t", config_path=config)
+        out = tmp_path / "reports"
+        first = ferry("cp", "-r", str(src), f"flaky://{bucket}/t", "-o", str(out), config_path=config)
         assert first.returncode == 8, first.stderr
         task_id = task_id_of(first)
         assert count(first, "Failed count") == 3 and count(first, "Succeed count") == 9
         assert f"ferry cp --recover {task_id}" in first.stderr
         assert first.stderr.count("ferry: failed:") == 3 and "access denied" in first.stderr
 
+        [failed_report] = out.glob(f"cp_failed_report_*_{task_id}.txt")
+        rows = failed_report.read_text().splitlines()
+        assert sorted(row.split("\t")[1].rsplit("/", 1)[1] for row in rows) == [
+            "bad-0.txt",
+            "bad-4.txt",
+            "bad-8.txt",
+        ]
+        assert all("access denied" in row for row in rows)
+        [succeed_report] = out.glob(f"cp_succeed_report_*_{task_id}.txt")
+        assert len(succeed_report.read_text().splitlines()) == 9
+
         proxy.clear_rules()
         proxy.reset_stats()
-        again = ferry("cp", "--recover", task_id, config_path=config)
+        again = ferry("cp", "--recover", task_id, "--clear", config_path=config)
         assert again.returncode == 0, again.stderr
+        assert list(out.glob("cp_failed_report_*")) == []  # --clear, once the task succeeded
+        assert len(list(out.glob("cp_succeed_report_*"))) == 2
         assert task_id_of(again) == task_id
         assert count(again, "Succeed count") == 3 and count(again, "Failed count") == 0
         bad_bytes = sum(size for name, size in sizes.items() if name.startswith("bad"))

@@ -14,13 +14,14 @@ from typing import Any
 from rich.console import Console
 
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
-from ferry.config import Config
+from ferry.config import Config, ferry_home
 from ferry.errors import IncompleteError, InterruptedTransfer, UsageError
 from ferry.storage import StoreOpener
 from ferry.storage.s3 import ClientSettings
 from ferry.tasks import runner
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import TaskJournal
+from ferry.tasks.reports import ReportWriter, clear_failure_reports
 from ferry.transfer.engine import transfer_kind
 from ferry.transfer.options import parse_meta, resolve_options
 from ferry.units import format_size
@@ -46,6 +47,7 @@ def run_batch(
     config: Config,
     quiet: bool,
     console: Console,
+    clear: bool = False,
 ) -> runner.TaskOutcome:
     resolved_cpd = given.get("checkpoint_dir") or config.defaults.checkpoint_dir
     if recover is not None:
@@ -119,7 +121,9 @@ def run_batch(
         )
         journal.lock()
     task_id = journal.info().task_id
-    print(f"Task id: {task_id}", flush=True)
+    output_dir = Path(raw["output_dir"]).expanduser() if raw.get("output_dir") else ferry_home() / "output"
+    print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
+    reports = ReportWriter(output_dir, task_id)
     stop = threading.Event()
     try:
         if not journal.info().listing_complete:
@@ -139,8 +143,9 @@ def run_batch(
         if bar is not None:
             bar.__enter__()
         try:
-            outcome = runner.run(journal, src_store, dst_store, options, jobs, progress, stop)
+            outcome = runner.run(journal, src_store, dst_store, options, jobs, progress, stop, reports)
         finally:
+            reports.close()
             if bar is not None:
                 bar.__exit__(None, None, None)
         outcome.skipped = counts["skipped"].count
@@ -163,6 +168,8 @@ def run_batch(
         raise IncompleteError(
             f"{left} objects did not succeed; retry them with: ferry cp --recover {task_id}"
         )
+    if clear:
+        clear_failure_reports(output_dir, task_id)
     return outcome
 
 

@@ -75,6 +75,13 @@ def cp(
     mf: Annotated[
         bool, typer.Option("--mf", help="Apply the filters to folder objects (keys ending in /) too.")
     ] = False,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("-o", "--output-dir", help="Where task result files go. [default: ~/.ferry/output]"),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Delete the task's failure reports once it succeeds.")
+    ] = False,
     threshold: Annotated[
         str | None,
         typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
@@ -128,9 +135,21 @@ def cp(
     task. Run it again after any interruption and it resumes where it stopped; a task resumes with
     --recover TASK_ID."""
     settings = load_config(config)
-    if recursive or recover or include or exclude or time_range or mf or jobs is not None:
+    if (
+        recursive
+        or recover
+        or include
+        or exclude
+        or time_range
+        or mf
+        or jobs is not None
+        or output_dir
+        or clear
+    ):
         if not (recursive or recover):
-            raise UsageError("--include, --exclude, --time-range, --mf and -j apply to tasks: add -r")
+            raise UsageError(
+                "--include, --exclude, --time-range, --mf, -j, -o and --clear apply to tasks: add -r"
+            )
         if dry_run or json_output:
             raise UsageError("--dry-run and --json are not available for tasks yet")
         given = {
@@ -152,6 +171,7 @@ def cp(
             "exclude": exclude,
             "time_range": time_range,
             "mf": mf,
+            "output_dir": str(output_dir) if output_dir else None,
         }
         run_batch(
             source,
@@ -161,6 +181,7 @@ def cp(
             config=settings,
             quiet=quiet,
             console=Console(stderr=True),
+            clear=clear,
         )
         return
     if source is None or destination is None:

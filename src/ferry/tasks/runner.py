@@ -25,6 +25,7 @@ from ferry.tasks.keys import (
     relative_key,
     safe_local_path,
 )
+from ferry.tasks.reports import ReportWriter
 from ferry.transfer.engine import ObjectTransfer, transfer_kind
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
@@ -97,6 +98,7 @@ def run(
     jobs: int,
     progress: TaskProgress,
     stop: threading.Event,
+    reports: ReportWriter | None = None,
 ) -> TaskOutcome:
     """Move every pending or failed object of the journal, ``jobs`` at a time, recording each outcome as
     it happens. A stop request lets objects in flight end (they stay resumable) and starts no new one."""
@@ -108,7 +110,7 @@ def run(
     def one(obj: JournalObject) -> None:
         begin = time.monotonic()
         try:
-            transferred = _move(obj, source, dest, options, progress, stop)
+            transferred, notices = _move(obj, source, dest, options, progress, stop)
         except InterruptedTransfer:
             with lock:
                 outcome.interrupted = True
@@ -119,6 +121,12 @@ def run(
             reason = f"unexpected {type(exc).__name__}: {exc}"
         else:
             journal.mark(obj.seq, "done", transferred=transferred)
+            if reports is not None:
+                reports.succeeded(
+                    obj.source_key, obj.dest_key, obj.size, transferred, (time.monotonic() - begin) * 1e3
+                )
+                for notice in notices:
+                    reports.warning(obj.source_key, obj.dest_key, notice)
             with lock:
                 outcome.succeeded += 1
                 outcome.succeed_bytes += obj.size
@@ -127,6 +135,8 @@ def run(
             progress.object_done(obj, True, None)
             return
         journal.mark(obj.seq, "failed", reason=reason)
+        if reports is not None:
+            reports.failed(obj.source_key, obj.dest_key, obj.size, reason, (time.monotonic() - begin) * 1e3)
         with lock:
             outcome.failed += 1
             outcome.costs.append(time.monotonic() - begin)
@@ -137,6 +147,8 @@ def run(
             for obj in journal.objects():
                 if obj.state == "failed" and obj.dest_key == "":  # an unsafe key: retrying cannot help
                     outcome.failed += 1
+                    if reports is not None:
+                        reports.failed(obj.source_key, obj.dest_key, obj.size, obj.reason or "", 0.0)
                     progress.object_done(obj, False, obj.reason)
                     continue
                 if stop.is_set():
@@ -159,13 +171,13 @@ def _move(
     options: TransferOptions,
     progress: TransferListener,
     stop: threading.Event,
-) -> int:
-    """Move one journaled object; returns the bytes this run sent for it."""
+) -> tuple[int, list[str]]:
+    """Move one journaled object; returns the bytes this run sent for it, and what it noticed."""
     if obj.source_key.endswith("/"):  # a folder object, or an empty local directory
         if dest.capabilities.is_local:
             os.makedirs(obj.dest_key, exist_ok=True)
         elif not options.dry_run:
             dest.put(obj.dest_key, b"", WriteOptions())
-        return 0
+        return 0, []
     result = ObjectTransfer(source, obj.source_key, dest, obj.dest_key, options, progress, stop).run()
-    return result.transferred
+    return result.transferred, result.notices

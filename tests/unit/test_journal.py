@@ -120,3 +120,18 @@ def test_planning_streams_without_holding_the_task_in_memory(tmp_path):
     assert peak < 4 * 1024 * 1024  # 200k objects would be tens of MiB as Python objects
     assert sum(1 for _ in journal.objects()) == 200_000
     journal.close()
+
+
+def test_requeue_puts_chosen_states_back_but_not_unsafe_keys(tmp_path):
+    _, journal = new_task(tmp_path)
+    journal.add_planned(planned(4))
+    journal.add_planned([PlannedObject("../evil", "", 1, 0.0, None, "unsafe key")])
+    first, second, third, fourth = (o for o in journal.objects() if o.dest_key)
+    journal.mark(first.seq, "done")
+    journal.mark(second.seq, "failed", reason="503")
+    journal.mark(third.seq, "skipped", reason="up to date")
+    assert journal.requeue(("done", "failed")) == 2
+    counts = journal.counts()
+    assert counts["pending"].count == 3 and counts["skipped"].count == 1
+    assert counts["failed"].count == 1  # the unsafe key stays failed: no retry can help it
+    assert [o.reason for o in journal.objects(("pending",))] == [None, None, None]

@@ -6,8 +6,10 @@ applies them again; a flag given to the recover overrides the kept value.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from ferry.storage import StoreOpener
 from ferry.storage.s3 import ClientSettings
 from ferry.tasks import runner
 from ferry.tasks.filters import ObjectFilter
-from ferry.tasks.journal import TaskJournal
+from ferry.tasks.journal import JournalObject, PlannedObject, StateCount, TaskJournal
 from ferry.tasks.reports import ReportWriter, clear_failure_reports
 from ferry.transfer.engine import transfer_kind
 from ferry.transfer.options import parse_meta, resolve_options
@@ -48,13 +50,19 @@ def run_batch(
     quiet: bool,
     console: Console,
     clear: bool = False,
-) -> runner.TaskOutcome:
+    dry_run: bool = False,
+    json_output: bool = False,
+) -> runner.TaskOutcome | None:
+    """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
+    created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
+    dry run) and nothing else."""
     resolved_cpd = given.get("checkpoint_dir") or config.defaults.checkpoint_dir
     if recover is not None:
         if source_text or destination_text:
             raise UsageError("--recover takes the task's own source and destination; give no locations")
         journal = TaskJournal.open(_checkpoint_dir(resolved_cpd), recover)
-        journal.lock()
+        if not dry_run:
+            journal.lock()
         info = journal.info()
         if info.state == "succeeded":
             journal.close()
@@ -81,6 +89,7 @@ def run_batch(
         stream_copy=bool(raw.get("crr")),
         retries=raw.get("retries"),
         bwlimit=raw.get("bwlimit"),
+        incremental=bool(raw.get("incremental")),
     )
     jobs = int(raw.get("jobs") or DEFAULT_JOBS)
     if not 1 <= jobs <= 1000:
@@ -114,6 +123,23 @@ def run_batch(
             raise UsageError(f"{destination.path} is not a directory")
         dst_root = str(destination.path.absolute())
 
+    if dry_run:
+        planned: Iterable[PlannedObject | JournalObject]
+        if journal is None:
+            planned = runner.planned_objects(src_store, src_root, dst_store, dst_root, object_filter)
+        else:
+            if not journal.info().listing_complete:
+                console.print(
+                    "ferry: note: the task's listing was not finished; a recover would list the source again"
+                )
+            planned = journal.objects()
+        try:
+            _print_preview(runner.preview(planned, dst_store, options.incremental), kind, json_output)
+        finally:
+            if journal is not None:
+                journal.close()
+        return None
+
     if journal is None:
         task_id = str(uuid.uuid4())
         journal = TaskJournal.create(
@@ -122,7 +148,8 @@ def run_batch(
         journal.lock()
     task_id = journal.info().task_id
     output_dir = Path(raw["output_dir"]).expanduser() if raw.get("output_dir") else ferry_home() / "output"
-    print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
+    if not json_output:
+        print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
     reports = ReportWriter(output_dir, task_id)
     stop = threading.Event()
     try:
@@ -132,7 +159,7 @@ def run_batch(
         todo = counts["pending"].count + counts["failed"].count
         todo_bytes = counts["pending"].bytes + counts["failed"].bytes
         progress: runner.TaskProgress
-        if quiet:
+        if quiet or json_output:
             progress = TaskQuiet()
         elif console.is_terminal:
             progress = TaskBar(console)
@@ -148,19 +175,20 @@ def run_batch(
             reports.close()
             if bar is not None:
                 bar.__exit__(None, None, None)
-        outcome.skipped = counts["skipped"].count
         final = journal.counts()
-        if outcome.interrupted:
-            journal.set_state("interrupted")
-        else:
-            journal.set_state("failed" if final["failed"].count or final["pending"].count else "succeeded")
+        outcome.skipped = final["skipped"].count
+        journal.set_state(journal_state(outcome, final))
     except KeyboardInterrupt:
         stop.set()
         journal.set_state("interrupted")
         raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}") from None
     finally:
         journal.close()
-    print_task_summary(outcome)
+    state = journal_state(outcome, final)
+    if json_output:
+        print(json.dumps(_summary_json(outcome, state, final, reports.paths()), indent=2))
+    else:
+        print_task_summary(outcome)
     if outcome.interrupted:
         raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}")
     if final["failed"].count or final["pending"].count:
@@ -171,6 +199,66 @@ def run_batch(
     if clear:
         clear_failure_reports(output_dir, task_id)
     return outcome
+
+
+def journal_state(outcome: runner.TaskOutcome, final: dict[str, StateCount]) -> str:
+    if outcome.interrupted:
+        return "interrupted"
+    return "failed" if final["failed"].count or final["pending"].count else "succeeded"
+
+
+def _summary_json(
+    outcome: runner.TaskOutcome, state: str, final: dict[str, StateCount], reports: dict[str, list[Path]]
+) -> dict[str, Any]:
+    return {
+        "task_id": outcome.task_id,
+        "state": state,
+        "succeeded": outcome.succeeded,
+        "failed": outcome.failed,
+        "skipped": outcome.skipped,
+        "succeed_bytes": outcome.succeed_bytes,
+        "transferred": outcome.transferred,
+        "elapsed": round(outcome.elapsed, 3),
+        "objects": {name: {"count": c.count, "bytes": c.bytes} for name, c in final.items()},
+        "reports": {kind: [str(p) for p in paths] for kind, paths in reports.items() if paths},
+    }
+
+
+_VERBS = {"upload": "upload", "download": "download", "copy": "copy"}
+
+
+def _print_preview(rows: Iterable[runner.PreviewRow], kind: str, json_output: bool) -> None:
+    """A dry run's plan, streamed: a line per object, then the totals."""
+    totals = {"move": [0, 0], "skip": [0, 0], "fail": [0, 0]}
+    for row in rows:
+        totals[row.action][0] += 1
+        totals[row.action][1] += row.size
+        if json_output:
+            print(
+                json.dumps(
+                    {
+                        "action": row.action,
+                        "source": row.source_key,
+                        "destination": row.dest_key,
+                        "size": row.size,
+                        "reason": row.reason,
+                    }
+                )
+            )
+        elif row.action == "move":
+            print(f"would {_VERBS[kind]}: {row.source_key} --> {row.dest_key} ({format_size(row.size)})")
+        else:
+            verb = "would skip" if row.action == "skip" else "would fail"
+            print(f"{verb}: {row.source_key}: {row.reason}")
+    summary = {action: {"count": c, "bytes": b} for action, (c, b) in totals.items()}
+    if json_output:
+        print(json.dumps({"summary": summary}))
+    else:
+        move, skip, fail = totals["move"], totals["skip"], totals["fail"]
+        print(
+            f"Dry run: {move[0]} objects ({format_size(move[1])}) would move, {skip[0]} are up to date, "
+            f"{fail[0]} would fail; nothing was changed"
+        )
 
 
 def _checkpoint_dir(value: str | Path | None) -> Path:
@@ -185,6 +273,8 @@ def print_task_summary(outcome: runner.TaskOutcome) -> None:
     done = outcome.succeeded + outcome.failed
     tps = done / outcome.elapsed if outcome.elapsed > 0 else 0.0
     print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
+    if outcome.skipped:
+        print(f"Skip count:         {outcome.skipped} (up to date, not moved)")
     print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
     print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
     print(

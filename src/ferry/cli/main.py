@@ -121,6 +121,14 @@ def cp(
     retries: Annotated[
         int | None, typer.Option("--retries", help="Retries per request. [default: 5]")
     ] = None,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "-u",
+            "--update",
+            help="Incremental: move only what the destination lacks, has at another size, or has older.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be done; change nothing.")
     ] = False,
@@ -150,8 +158,6 @@ def cp(
             raise UsageError(
                 "--include, --exclude, --time-range, --mf, -j, -o and --clear apply to tasks: add -r"
             )
-        if dry_run or json_output:
-            raise UsageError("--dry-run and --json are not available for tasks yet")
         given = {
             "threshold": threshold,
             "part_size": part_size,
@@ -172,6 +178,7 @@ def cp(
             "time_range": time_range,
             "mf": mf,
             "output_dir": str(output_dir) if output_dir else None,
+            "incremental": incremental,
         }
         run_batch(
             source,
@@ -182,6 +189,8 @@ def cp(
             quiet=quiet,
             console=Console(stderr=True),
             clear=clear,
+            dry_run=dry_run,
+            json_output=json_output,
         )
         return
     if source is None or destination is None:
@@ -201,6 +210,7 @@ def cp(
         retries=retries,
         bwlimit=bwlimit,
         dry_run=dry_run,
+        incremental=incremental,
     )
     stop = threading.Event()
     console = Console(stderr=True)
@@ -250,6 +260,12 @@ def _print_summary(result: TransferResult) -> None:
     if result.server_side:
         verb += " (server-side)"
     lines = [f"{verb}: {result.source} --> {result.destination}"]
+    if result.skipped:
+        would = "would be skipped" if result.dry_run else "skipped"
+        lines.append(f"Result:            {would}: {result.skipped}")
+        lines.append("Transferred bytes: 0 (0 B)")
+        print("\n".join(lines), flush=True)
+        return
     if result.dry_run:
         plan = f"would move {format_size(result.size)}"
         if result.multipart:

@@ -303,6 +303,22 @@ class TaskJournal:
             (state, reason, transferred, time.time(), seq),
         )
 
+    def requeue(self, states: tuple[str, ...]) -> int:
+        """Put every object in ``states`` back to pending (a fresh check of them all, e.g. with
+        ``incremental``); objects whose key was found unsafe stay failed: no retry can help them.
+        Returns how many were requeued."""
+        if any(state not in OBJECT_STATES for state in states):
+            raise ValueError(states)
+        marks = ",".join("?" * len(states))
+        with self._transaction():
+            before = self._db.total_changes
+            self._db.execute(
+                f"UPDATE objects SET state = 'pending', reason = NULL WHERE state IN ({marks}) "  # noqa: S608
+                "AND dest_key != ''",
+                states,
+            )
+            return self._db.total_changes - before
+
     def counts(self) -> dict[str, StateCount]:
         result = {state: StateCount(0, 0) for state in OBJECT_STATES}
         for state, count, size in self._query(

@@ -117,6 +117,10 @@ class ReportWriter:
     def succeeded(self, source: str, destination: str, size: int, transferred: int, cost_ms: float) -> None:
         self._row("succeed", source, destination, size, transferred, f"{cost_ms:.0f}ms")
 
+    def skipped(self, source: str, destination: str, size: int, reason: str) -> None:
+        """An object left alone (``-u``): it is in its place, so it belongs with the successes."""
+        self._row("succeed", source, destination, size, 0, "0ms", f"skipped: {reason}")
+
     def failed(self, source: str, destination: str, size: int, reason: str, cost_ms: float) -> None:
         self._row("failed", source, destination, size, f"{cost_ms:.0f}ms", reason)
 

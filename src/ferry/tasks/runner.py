@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ferry.errors import FerryError, InterruptedTransfer
-from ferry.storage.base import Store, WriteOptions
+from ferry.storage.base import ObjectInfo, Store, WriteOptions
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
 from ferry.tasks.keys import (
@@ -26,9 +26,10 @@ from ferry.tasks.keys import (
     safe_local_path,
 )
 from ferry.tasks.reports import ReportWriter
-from ferry.transfer.engine import ObjectTransfer, transfer_kind
+from ferry.transfer.engine import UP_TO_DATE, ObjectTransfer, destination_is_current, transfer_kind
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
+from ferry.transfer.ratelimit import RateLimiter
 
 
 @dataclass
@@ -53,6 +54,36 @@ class TaskProgress(TransferListener):
         """An object finished (``ok``) or failed (``reason``)."""
 
 
+def planned_objects(
+    source: Store,
+    source_root: str,
+    dest: Store,
+    dest_root: str,
+    object_filter: ObjectFilter,
+) -> Iterator[PlannedObject]:
+    """Stream every object of the source that the filter takes, with its destination key; an object whose
+    key cannot be written safely carries the problem instead of a destination."""
+    kind = transfer_kind(source, dest)
+    listing_root = source_root if kind == "upload" else folder_prefix(source_root)
+    for info in source.list(listing_root):
+        relative = (
+            local_relative(info.key, source_root)
+            if kind == "upload"
+            else relative_key(info.key, listing_root)
+        )
+        if relative in ("", "/") or not object_filter.accepts(relative, info.mtime):
+            continue
+        problem = None
+        if kind == "download":
+            try:
+                target = safe_local_path(dest_root, relative)
+            except UnsafeKeyError as exc:
+                target, problem = "", f"unsafe key, not written: {exc}"
+        else:
+            target = join_key(dest_root, relative)
+        yield PlannedObject(info.key, target, info.size, info.mtime, info.etag, problem)
+
+
 def plan(
     journal: TaskJournal,
     source: Store,
@@ -61,33 +92,46 @@ def plan(
     dest_root: str,
     object_filter: ObjectFilter,
 ) -> int:
-    """List the source and journal every object the filter takes, with its destination key. Returns how
-    many objects were new to the journal."""
-    kind = transfer_kind(source, dest)
-    listing_root = source_root if kind == "upload" else folder_prefix(source_root)
-
-    def planned() -> Iterator[PlannedObject]:
-        for info in source.list(listing_root):
-            relative = (
-                local_relative(info.key, source_root)
-                if kind == "upload"
-                else relative_key(info.key, listing_root)
-            )
-            if relative in ("", "/") or not object_filter.accepts(relative, info.mtime):
-                continue
-            problem = None
-            if kind == "download":
-                try:
-                    target = safe_local_path(dest_root, relative)
-                except UnsafeKeyError as exc:
-                    target, problem = "", f"unsafe key, not written: {exc}"
-            else:
-                target = join_key(dest_root, relative)
-            yield PlannedObject(info.key, target, info.size, info.mtime, info.etag, problem)
-
-    added = journal.add_planned(planned())
+    """Journal every object the listing yields (see :func:`planned_objects`). Returns how many objects
+    were new to the journal."""
+    added = journal.add_planned(planned_objects(source, source_root, dest, dest_root, object_filter))
     journal.finish_listing()
     return added
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """What a run would do with one object: ``move`` it, ``skip`` it (up to date) or ``fail`` it."""
+
+    action: str
+    source_key: str
+    dest_key: str
+    size: int
+    reason: str | None = None
+
+
+def preview(
+    objects: Iterable[PlannedObject | JournalObject], dest: Store, incremental: bool
+) -> Iterator[PreviewRow]:
+    """A dry run over planned or journaled objects: nothing is written. With ``incremental`` each
+    destination is looked up, as a run would."""
+    for obj in objects:
+        problem = (
+            obj.problem if isinstance(obj, PlannedObject) else (obj.reason if not obj.dest_key else None)
+        )
+        if problem is not None:
+            yield PreviewRow("fail", obj.source_key, obj.dest_key, obj.size, problem)
+            continue
+        if incremental and not obj.source_key.endswith("/"):
+            try:
+                current = dest.stat(obj.dest_key)
+            except FerryError:
+                current = None
+            source = ObjectInfo(obj.source_key, obj.size, obj.mtime, obj.etag)
+            if current is not None and destination_is_current(source, current):
+                yield PreviewRow("skip", obj.source_key, obj.dest_key, obj.size, UP_TO_DATE)
+                continue
+        yield PreviewRow("move", obj.source_key, obj.dest_key, obj.size)
 
 
 def run(
@@ -103,6 +147,7 @@ def run(
     """Move every pending or failed object of the journal, ``jobs`` at a time, recording each outcome as
     it happens. A stop request lets objects in flight end (they stay resumable) and starts no new one."""
     outcome = TaskOutcome(task_id=journal.info().task_id)
+    limiter = RateLimiter(options.bwlimit) if options.bwlimit else None  # one limit for the whole task
     lock = threading.Lock()
     started = time.monotonic()
     slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat
@@ -110,7 +155,7 @@ def run(
     def one(obj: JournalObject) -> None:
         begin = time.monotonic()
         try:
-            transferred, notices = _move(obj, source, dest, options, progress, stop)
+            transferred, notices, skipped = _move(obj, source, dest, options, progress, stop, limiter)
         except InterruptedTransfer:
             with lock:
                 outcome.interrupted = True
@@ -120,6 +165,14 @@ def run(
         except Exception as exc:  # one object's bug must not sink the task: it is reported as its failure
             reason = f"unexpected {type(exc).__name__}: {exc}"
         else:
+            if skipped is not None:
+                journal.mark(obj.seq, "skipped", reason=skipped)
+                if reports is not None:
+                    reports.skipped(obj.source_key, obj.dest_key, obj.size, skipped)
+                with lock:
+                    outcome.skipped += 1
+                progress.object_done(obj, True, None)
+                return
             journal.mark(obj.seq, "done", transferred=transferred)
             if reports is not None:
                 reports.succeeded(
@@ -171,13 +224,17 @@ def _move(
     options: TransferOptions,
     progress: TransferListener,
     stop: threading.Event,
-) -> tuple[int, list[str]]:
-    """Move one journaled object; returns the bytes this run sent for it, and what it noticed."""
+    limiter: RateLimiter | None,
+) -> tuple[int, list[str], str | None]:
+    """Move one journaled object; returns the bytes this run sent for it, what it noticed, and why it was
+    skipped (``None`` when it was not)."""
     if obj.source_key.endswith("/"):  # a folder object, or an empty local directory
         if dest.capabilities.is_local:
             os.makedirs(obj.dest_key, exist_ok=True)
         elif not options.dry_run:
             dest.put(obj.dest_key, b"", WriteOptions())
-        return 0, []
-    result = ObjectTransfer(source, obj.source_key, dest, obj.dest_key, options, progress, stop).run()
-    return result.transferred, result.notices
+        return 0, [], None
+    result = ObjectTransfer(
+        source, obj.source_key, dest, obj.dest_key, options, progress, stop, limiter
+    ).run()
+    return result.transferred, result.notices, result.skipped

@@ -27,6 +27,7 @@ from typing import TypeVar
 from ferry.errors import (
     FerryError,
     InterruptedTransfer,
+    NotFoundError,
     RecordDamagedError,
     RetryableError,
     SourceChangedError,
@@ -74,10 +75,22 @@ class TransferResult:
     verified: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     dry_run: bool = False
+    skipped: str | None = None
+    """Why nothing was moved although nothing failed: with ``incremental``, the destination is current."""
 
     @property
     def resumed(self) -> bool:
         return self.parts_resumed > 0
+
+
+UP_TO_DATE = "the destination is up to date (same size, not older)"
+
+
+def destination_is_current(source: ObjectInfo, destination: ObjectInfo) -> bool:
+    """obsutil's incremental rule: transfer only when the destination lacks the object, its size differs,
+    or the source is newer. Times are compared to the second: filesystems and S3 keep different
+    precision, and a copy made in the same second as its source is not older than it."""
+    return destination.size == source.size and int(destination.mtime) >= int(source.mtime)
 
 
 def transfer_kind(source: Store, destination: Store) -> str:
@@ -99,7 +112,10 @@ class ObjectTransfer:
         options: TransferOptions,
         listener: TransferListener | None = None,
         stop: threading.Event | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """``limiter`` shares one bandwidth limit among several transfers (a task's objects); without it,
+        ``options.bwlimit`` applies to this transfer alone."""
         self.src, self.src_key = source, source_key
         self.dst, self.dst_key = dest, dest_key
         self.options = options
@@ -121,7 +137,7 @@ class ObjectTransfer:
             server_side=self.server_side,
             dry_run=options.dry_run,
         )
-        self._limiter = RateLimiter(options.bwlimit) if options.bwlimit else None
+        self._limiter = limiter or (RateLimiter(options.bwlimit) if options.bwlimit else None)
         self._count_lock = threading.Lock()
         self._halt = Halt(self.stop, threading.Event())
         self._md5_of_source: tuple[str | None] | None = None  # worked out at most once per attempt
@@ -198,6 +214,10 @@ class ObjectTransfer:
                 self._md5_of_source = None
                 info = self._retry(lambda: self.src.stat(self.src_key))
                 self.result.size = info.size
+                if self.options.incremental and restart == 0:
+                    self.result.skipped = self._up_to_date(info)
+                    if self.result.skipped:
+                        break
                 try:
                     if info.size < self.options.threshold or info.size == 0:
                         self._single(info)
@@ -211,6 +231,16 @@ class ObjectTransfer:
         finally:
             self.result.elapsed = time.monotonic() - started
         return self.result
+
+    def _up_to_date(self, info: ObjectInfo) -> str | None:
+        """Why the destination needs nothing (same size, and no older than the source), or ``None``."""
+        try:
+            current = self._retry(lambda: self.dst.stat(self.dst_key))
+        except NotFoundError:
+            return None
+        if destination_is_current(info, current):
+            return UP_TO_DATE
+        return None
 
     # --- one request -------------------------------------------------------------------------------------
 

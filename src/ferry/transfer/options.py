@@ -37,6 +37,8 @@ class TransferOptions:
     bwlimit: int | None = None
     """Bytes per second for the whole transfer; ``None`` for no limit."""
     dry_run: bool = False
+    incremental: bool = False
+    """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
 
 
 CANNED_ACLS = (
@@ -115,6 +117,7 @@ def resolve_options(
     retries: int | None = None,
     bwlimit: str | int | None = None,
     dry_run: bool = False,
+    incremental: bool = False,
 ) -> TransferOptions:
     """Options from explicit values, falling back to the config file's defaults; every value checked."""
 
@@ -151,4 +154,5 @@ def resolve_options(
         retry=RetryPolicy(attempts=attempts + 1),
         bwlimit=limit,
         dry_run=dry_run,
+        incremental=incremental,
     )

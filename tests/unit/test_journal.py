@@ -126,7 +126,7 @@ def test_requeue_puts_chosen_states_back_but_not_unsafe_keys(tmp_path):
     _, journal = new_task(tmp_path)
     journal.add_planned(planned(4))
     journal.add_planned([PlannedObject("../evil", "", 1, 0.0, None, "unsafe key")])
-    first, second, third, fourth = (o for o in journal.objects() if o.dest_key)
+    first, second, third, _fourth = (o for o in journal.objects() if o.dest_key)
     journal.mark(first.seq, "done")
     journal.mark(second.seq, "failed", reason="503")
     journal.mark(third.seq, "skipped", reason="up to date")

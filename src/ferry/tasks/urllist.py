@@ -1,0 +1,184 @@
+"""URL lists (Huawei OMS's ``URL_LIST``): a task whose objects are named by a file, not by a listing.
+
+One object per line, ``URL<TAB>destination key``; blank lines and lines starting with ``#`` are skipped::
+
+    # what to fetch                                  where it goes (below the destination)
+    https://cdn.example.com/img/a%20b.png	images/a b.png
+    http://origin.example.net/v/clip.mp4?v=2	video/clip.mp4
+
+The file is streamed, never held in memory. A malformed line (no tab, a scheme other than http(s), an
+empty or unsafe key) does not stop the others: it is planned as a failed object whose reason names its line,
+so the task's failed report lists it. Good lines are planned with their size, time and ETag (a HEAD each,
+a few at once, in list order); a URL whose HEAD fails is planned anyway and the run reports why it failed.
+
+Source keys are the URLs themselves, canonical (:func:`ferry.urls.canonical_url`): the journal holds the full
+URL, and one :class:`~ferry.storage.http.HttpSource` serves every host. A URL listed twice is planned once
+(the journal's source keys are unique): the first line's destination wins.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferry.errors import FerryError, NotFoundError, UsageError
+from ferry.storage.base import Store
+from ferry.tasks.filters import ObjectFilter
+from ferry.tasks.journal import PlannedObject, TaskJournal
+from ferry.tasks.keys import UnsafeKeyError, join_key, safe_local_path
+from ferry.transfer.engine import transfer_kind
+from ferry.urls import canonical_url
+
+
+@dataclass(frozen=True)
+class UrlListEntry:
+    """One meaningful line: a URL (canonical) and its destination key, or the problem that makes the line
+    unusable (then ``url`` and ``key`` are empty)."""
+
+    line: int
+    text: str
+    url: str = ""
+    key: str = ""
+    problem: str | None = None
+
+
+def parse_line(number: int, text: str) -> UrlListEntry:
+    """Check one line (without its end of line) that is neither blank nor a comment."""
+
+    def bad(problem: str) -> UrlListEntry:
+        return UrlListEntry(number, text, problem=f"URL list line {number}: {problem}")
+
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return bad("the line is not valid UTF-8")
+    url_text, tab, key = text.partition("\t")
+    if not tab:
+        return bad("no tab between the URL and the destination key")
+    if "\t" in key:
+        return bad("more than one tab: a destination key cannot contain a tab")
+    try:
+        url = canonical_url(url_text)
+    except UsageError as exc:
+        return bad(exc.message)
+    if url.endswith("/"):  # a task takes a source key ending in / for a folder object
+        return bad("the URL ends in /: name a file, not a folder")
+    if not key:
+        return bad("empty destination key")
+    if key.endswith("/"):
+        return bad("the destination key ends in /: it must name an object, not a folder")
+    try:
+        safe_local_path(".", key)  # the one key check of tasks/keys.py; the root is irrelevant here
+    except UnsafeKeyError as exc:
+        return bad(f"unsafe destination key: {exc}")
+    return UrlListEntry(number, text, url, key)
+
+
+def parse_lines(lines: Iterable[str]) -> Iterator[UrlListEntry]:
+    """Every line that is neither blank nor a comment, checked, with its 1-based line number."""
+    for number, line in enumerate(lines, 1):
+        text = line.rstrip("\r\n")
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        yield parse_line(number, text)
+
+
+def read_url_list(path: Path) -> Iterator[UrlListEntry]:
+    """Stream the entries of a URL list file (UTF-8, with or without a byte order mark)."""
+    try:
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115
+    except FileNotFoundError:
+        raise NotFoundError(f"URL list {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"URL list {path} is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read the URL list {path}: {exc.strerror or exc}") from None
+    with handle:
+        yield from parse_lines(handle)
+
+
+def planned_url_objects(
+    entries: Iterable[UrlListEntry],
+    source: Store,
+    dest: Store,
+    dest_root: str,
+    object_filter: ObjectFilter | None = None,
+    *,
+    workers: int = 8,
+) -> Iterator[PlannedObject]:
+    """The journal rows of a URL list, in list order. A malformed line becomes a failed row (no
+    destination, its problem as the reason; its source names the line, which keeps it unique). A good
+    one is looked up on its server (``workers`` at a time) for its size, time and ETag; the filter, if
+    any, judges its destination key as written in the list."""
+    download = transfer_kind(source, dest) == "download"
+
+    def row(entry: UrlListEntry) -> PlannedObject | None:
+        if entry.problem is not None:
+            return PlannedObject(f"line {entry.line}: {entry.text}", "", 0, 0.0, None, entry.problem)
+        try:
+            target = safe_local_path(dest_root, entry.key) if download else join_key(dest_root, entry.key)
+        except UnsafeKeyError as exc:
+            reason = f"URL list line {entry.line}: unsafe destination key: {exc}"
+            return PlannedObject(entry.url, "", 0, 0.0, None, reason)
+        try:
+            info = source.stat(entry.url)
+        except FerryError:  # planned all the same: the run tries it and reports why it failed
+            return PlannedObject(entry.url, target, 0, 0.0, None)
+        if object_filter is not None and not object_filter.accepts(entry.key, info.mtime):
+            return None
+        return PlannedObject(entry.url, target, info.size, info.mtime, info.etag)
+
+    for planned in _in_order(row, entries, max(1, workers)):
+        if planned is not None:
+            yield planned
+
+
+def url_list_objects(
+    list_path: Path,
+    source: Store,
+    dest: Store,
+    dest_root: str,
+    object_filter: ObjectFilter | None = None,
+    *,
+    workers: int = 8,
+) -> Iterator[PlannedObject]:
+    """The journal rows of the URL list file ``list_path`` (see :func:`planned_url_objects`), streamed."""
+    entries = read_url_list(list_path)
+    yield from planned_url_objects(entries, source, dest, dest_root, object_filter, workers=workers)
+
+
+def plan_url_list(
+    journal: TaskJournal,
+    list_path: Path,
+    source: Store,
+    dest: Store,
+    dest_root: str,
+    object_filter: ObjectFilter | None = None,
+    *,
+    workers: int = 8,
+) -> int:
+    """Journal every line of the URL list (see :func:`planned_url_objects`) and mark the listing complete.
+    Returns how many objects were new to the journal (a re-plan after a crash adds only the rest)."""
+    rows = url_list_objects(list_path, source, dest, dest_root, object_filter, workers=workers)
+    added = journal.add_planned(rows)
+    journal.finish_listing()
+    return added
+
+
+def _in_order(
+    work: Callable[[UrlListEntry], PlannedObject | None], items: Iterable[UrlListEntry], workers: int
+) -> Iterator[PlannedObject | None]:
+    """``work`` over ``items`` on ``workers`` threads, results in input order, at most a few per worker
+    waiting: memory stays flat however long the list."""
+    window: collections.deque[Future[PlannedObject | None]] = collections.deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ferry-plan") as pool:
+        for item in items:
+            window.append(pool.submit(work, item))
+            if len(window) >= workers * 4:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()

@@ -1,0 +1,492 @@
+"""``ferry serve``, ``ferry token ...`` and ``ferry group ...``: run the migration service, issue its
+tokens, and drive it from the command line.
+
+FastAPI, uvicorn, SQLAlchemy and httpx are imported inside the commands, so ``ferry cp`` never pays for
+them at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ferry.errors import FerryError, IncompleteError, UsageError
+
+if TYPE_CHECKING:
+    from ferry.service.client import ServiceClient
+    from ferry.service.db import Database
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the service keeps its state. [default: ~/.ferry/service]"),
+]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="FERRY_DB",
+        show_envvar=True,
+        help="Database URL: postgresql://USER:PASSWORD@HOST:PORT/DB. [default: SQLite in the data dir]",
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8080,
+    db: DbUrl = None,
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option("--workers", help="Tasks run at once.", min=1, max=64)] = 2,
+) -> None:
+    """Run the migration service (OMS-style REST API; docs at /docs)."""
+    from ferry.service.server import default_data_dir
+    from ferry.service.server import serve as run_server
+
+    with _database_errors(db):
+        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers)
+
+
+# --- tokens -------------------------------------------------------------------------------------------------
+
+token_app = typer.Typer(help="Tokens for the migration service's API.", no_args_is_help=True)
+
+
+def _tokens_db(data_dir: Path | None, db: str | None) -> Database:
+    from ferry.service.server import open_for_tokens
+
+    return open_for_tokens(data_dir.expanduser() if data_dir else None, db)
+
+
+@token_app.command("create")
+def token_create(
+    project: Annotated[str, typer.Option("--project", help="The project the token grants.")],
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Issue a token for a project. It is printed once; the service keeps only its hash."""
+    from ferry.service.auth import create_token
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            issued = create_token(database, project)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            database.dispose()
+    if json_output:
+        print(json.dumps({"id": issued.id, "project_id": issued.project_id, "token": issued.token}))
+    else:
+        print(issued.token)
+        print(
+            f"token {issued.id} for project {project}: keep it now, it cannot be shown again", file=sys.stderr
+        )
+
+
+@token_app.command("list")
+def token_list(
+    project: Annotated[str | None, typer.Option("--project", help="Only this project's.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """The tokens issued (their ids and projects; never the tokens)."""
+    from ferry.service.auth import list_tokens
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            rows = list_tokens(database, project)
+        finally:
+            database.dispose()
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['id']}  project {row['project_id']}  created {_when(row['created_at'])}")
+
+
+@token_app.command("rm")
+def token_rm(token_id: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
+    """Revoke a token by its id."""
+    from ferry.service.auth import revoke_token
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            found = revoke_token(database, token_id)
+        finally:
+            database.dispose()
+    if not found:
+        raise UsageError(f"no token with id {token_id}")
+    print(f"revoked token {token_id}")
+
+
+@contextlib.contextmanager
+def _database_errors(url: str | None) -> Iterator[None]:
+    """SQLAlchemy's errors as one line (without the URL's password)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        from ferry.service.db import safe_url
+
+        origin = getattr(exc, "orig", None) or exc
+        reason = (str(origin).strip().splitlines() or [type(exc).__name__])[0]
+        where = safe_url(url) if url else "the service database"
+        raise FerryError(f"cannot use {where}: {reason}") from None
+
+
+# --- task groups --------------------------------------------------------------------------------------------
+
+group_app = typer.Typer(
+    help="Task groups of the migration service: create, list, show, stop, start, retry, rm.",
+    no_args_is_help=True,
+)
+
+Server = Annotated[
+    str,
+    typer.Option("--server", envvar="FERRY_SERVER", show_envvar=True, help="The service's URL."),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="FERRY_TOKEN", show_envvar=True, help="X-Auth-Token (ferry token create)."
+    ),
+]
+Project = Annotated[
+    str | None, typer.Option("--project", envvar="FERRY_PROJECT", show_envvar=True, help="Project id.")
+]
+SrcAk = Annotated[str | None, typer.Option("--src-ak", envvar="FERRY_SRC_AK", help="Source access key.")]
+SrcSk = Annotated[str | None, typer.Option("--src-sk", envvar="FERRY_SRC_SK", help="Source secret key.")]
+DstAk = Annotated[str | None, typer.Option("--dst-ak", envvar="FERRY_DST_AK", help="Destination access key.")]
+DstSk = Annotated[str | None, typer.Option("--dst-sk", envvar="FERRY_DST_SK", help="Destination secret key.")]
+Wait = Annotated[
+    bool, typer.Option("--wait", help="Wait until the group stops running; exit 8 if it failed.")
+]
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+
+def _client(server: str, token: str | None, project: str | None) -> ServiceClient:
+    from ferry.service.client import ServiceClient
+
+    return ServiceClient(server, token, project or "")
+
+
+def _credentials(
+    src_ak: str | None, src_sk: str | None, dst_ak: str | None, dst_sk: str | None
+) -> dict[str, Any]:
+    given = {"src_ak": src_ak, "src_sk": src_sk, "dst_ak": dst_ak, "dst_sk": dst_sk}
+    return {k: v for k, v in given.items() if v}
+
+
+def _size(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+@group_app.command("create")
+def group_create(
+    src_bucket: Annotated[str, typer.Option("--src-bucket", help="Source bucket.")],
+    dst_bucket: Annotated[str, typer.Option("--dst-bucket", help="Destination bucket.")],
+    src_type: Annotated[
+        str, typer.Option("--src-type", help="AWS, HuaweiCloud, Aliyun, Tencent, Ceph, MinIO, S3.")
+    ] = "S3",
+    src_endpoint: Annotated[str | None, typer.Option("--src-endpoint", help="Source endpoint URL.")] = None,
+    src_region: Annotated[str | None, typer.Option("--src-region", help="Source region.")] = None,
+    dst_type: Annotated[str, typer.Option("--dst-type", help="Destination cloud type.")] = "S3",
+    dst_endpoint: Annotated[
+        str | None, typer.Option("--dst-endpoint", help="Destination endpoint URL.")
+    ] = None,
+    dst_region: Annotated[str | None, typer.Option("--dst-region", help="Destination region.")] = None,
+    dst_prefix: Annotated[
+        str, typer.Option("--dst-prefix", help="Prepended to every key at the destination.")
+    ] = "",
+    prefix: Annotated[
+        list[str] | None, typer.Option("--prefix", help="A source prefix (one task each); repeatable.")
+    ] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", help="An object to migrate (a LIST group); repeatable.")
+    ] = None,
+    keys_file: Annotated[
+        Path | None, typer.Option("--keys-file", help="A file of object keys, one a line (LIST).")
+    ] = None,
+    overwrite: Annotated[
+        str, typer.Option("--overwrite", help="always, never or if_different.")
+    ] = "if_different",
+    consistency_check: Annotated[
+        str, typer.Option("--consistency-check", help="size_mtime or checksum.")
+    ] = "size_mtime",
+    since: Annotated[
+        int | None, typer.Option("--since", help="Only objects modified after (UNIX time).")
+    ] = None,
+    threshold: Annotated[str | None, typer.Option("--threshold", help="Multipart from this size.")] = None,
+    part_size: Annotated[str | None, typer.Option("--part-size", help="Part size, or auto.")] = None,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", help="Objects at once per task.")] = None,
+    parallel: Annotated[
+        int | None, typer.Option("-p", "--parallel", help="Parts at once per object.")
+    ] = None,
+    bwlimit: Annotated[
+        str | None, typer.Option("--bwlimit", help="Bytes per second per task, e.g. 20MiB.")
+    ] = None,
+    description: Annotated[str, typer.Option("--description", help="A note for people.")] = "",
+    src_ak: SrcAk = None,
+    src_sk: SrcSk = None,
+    dst_ak: DstAk = None,
+    dst_sk: DstSk = None,
+    wait: Wait = False,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Create a task group (it starts at once). Keys come from flags or FERRY_SRC_AK, FERRY_SRC_SK,
+    FERRY_DST_AK, FERRY_DST_SK; they are sent to the service and never printed."""
+    keys = list(key or [])
+    if keys_file is not None:
+        try:
+            keys += [line for line in keys_file.read_text(encoding="utf-8").splitlines() if line]
+        except OSError as exc:
+            raise UsageError(f"cannot read {keys_file}: {exc.strerror}") from None
+    if keys and prefix:
+        raise UsageError("give prefixes (--prefix) or object keys (--key, --keys-file), not both")
+    transfer = {
+        "threshold": _size(threshold),
+        "part_size": _size(part_size),
+        "jobs": jobs,
+        "parallel": parallel,
+        "bwlimit": _size(bwlimit),
+    }
+    body = {
+        "src_node": {
+            "cloud_type": src_type,
+            "endpoint": src_endpoint,
+            "region": src_region,
+            "bucket": src_bucket,
+            "ak": src_ak,
+            "sk": src_sk,
+            "object_key": keys or list(prefix or []),
+        },
+        "dst_node": {
+            "cloud_type": dst_type,
+            "endpoint": dst_endpoint,
+            "region": dst_region,
+            "bucket": dst_bucket,
+            "ak": dst_ak,
+            "sk": dst_sk,
+            "save_prefix": dst_prefix,
+        },
+        "task_type": "LIST" if keys else "PREFIX",
+        "overwrite": overwrite,
+        "consistency_check": consistency_check,
+        "migrate_since": since,
+        "description": description,
+        "transfer": {k: v for k, v in transfer.items() if v is not None},
+    }
+    with _client(server, token, project) as client:
+        created = client.create_group(body)
+        if json_output and not wait:
+            print(json.dumps(created, indent=2))
+        elif not json_output:
+            print(f"Task group: {created['id']} ({len(created['task_ids'])} tasks)", flush=True)
+        if wait:
+            _wait(client, created["id"], json_output)
+
+
+@group_app.command("list")
+def group_list(
+    status: Annotated[str | None, typer.Option("--status", help="Only groups in this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Task groups, newest first."""
+    with _client(server, token, project) as client:
+        page = client.list_groups(limit, offset, status)
+    if json_output:
+        print(json.dumps(page, indent=2))
+        return
+    print(f"{page['count']} task groups")
+    for group in page["taskgroups"]:
+        print(
+            f"{group['id']}  {group['status']:<10} {group['progress'] * 100:5.1f}%  "
+            f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped "
+            f"of {group['total_num']}  {group['src_node']['bucket']} --> {group['dst_node']['bucket']}"
+        )
+
+
+@group_app.command("show")
+def group_show(
+    group_id: str,
+    failed: Annotated[int, typer.Option("--failed", help="List up to this many failed objects.", min=0)] = 20,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """A group's status, counts, bytes, progress and failed objects."""
+    with _client(server, token, project) as client:
+        group = client.show_group(group_id)
+        objects: dict[str, Any] = {"count": 0, "objects": []}
+        if failed:
+            objects = client.failed_objects(group_id, failed)
+    group["failed_objects"] = objects["objects"][:failed]
+    if json_output:
+        print(json.dumps(group, indent=2))
+        return
+    _print_group(group)
+    if objects["count"]:
+        print(f"Failed objects:    {objects['count']}")
+        for obj in group["failed_objects"]:
+            print(f"  {obj['key']} ({obj['size']} bytes): {obj['reason']}")
+
+
+def _print_group(group: dict[str, Any]) -> None:
+    from ferry.units import format_size
+
+    lines = [
+        f"Task group:        {group['id']}",
+        f"Status:            {group['status']} ({group['status_code']})",
+    ]
+    if group.get("error_reason"):
+        lines.append(f"Reason:            {group['error_reason']}")
+    src, dst = group["src_node"], group["dst_node"]
+    lines += [
+        f"Source:            {src['cloud_type']} {src.get('endpoint') or ''} {src['bucket']}",
+        f"Destination:       {dst['cloud_type']} {dst.get('endpoint') or ''} "
+        f"{dst['bucket']}/{dst['save_prefix']}",
+        f"Tasks:             {group['task_count']}",
+        f"Objects:           {group['total_num']} ({format_size(group['total_size'])}): "
+        f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped",
+        f"Succeeded bytes:   {group['success_size']} ({format_size(group['success_size'])})",
+        f"Transferred bytes: {group['transferred_size']} ({format_size(group['transferred_size'])}), "
+        f"last run {group['run_transferred_size']}",
+        f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['speed'])}/s",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+@group_app.command("stop")
+def group_stop(
+    group_id: str,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Stop (pause) a group; its transfers stay resumable."""
+    with _client(server, token, project) as client:
+        client.group_action(group_id, "stop")
+        if json_output:
+            print(json.dumps(client.show_group(group_id), indent=2))
+            return
+    print(f"stopping task group {group_id}")
+
+
+@group_app.command("start")
+def group_start(
+    group_id: str,
+    src_ak: SrcAk = None,
+    src_sk: SrcSk = None,
+    dst_ak: DstAk = None,
+    dst_sk: DstSk = None,
+    wait: Wait = False,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Start a stopped group again (keys are needed again after a service restart)."""
+    with _client(server, token, project) as client:
+        client.group_action(group_id, "start", _credentials(src_ak, src_sk, dst_ak, dst_sk))
+        if not json_output:
+            print(f"started task group {group_id}", flush=True)
+        if wait:
+            _wait(client, group_id, json_output)
+        elif json_output:
+            print(json.dumps(client.show_group(group_id), indent=2))
+
+
+@group_app.command("retry")
+def group_retry(
+    group_id: str,
+    failed_only: Annotated[
+        bool,
+        typer.Option(
+            "--failed-only",
+            help="Move only the objects recorded as failed (migrate_failed_object=true); otherwise every "
+            "object of the failed tasks is checked again and those already migrated are skipped.",
+        ),
+    ] = False,
+    src_ak: SrcAk = None,
+    src_sk: SrcSk = None,
+    dst_ak: DstAk = None,
+    dst_sk: DstSk = None,
+    wait: Wait = False,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Restart a failed group (PUT .../retry)."""
+    body: dict[str, Any] = {
+        **_credentials(src_ak, src_sk, dst_ak, dst_sk),
+        "migrate_failed_object": failed_only,
+    }
+    with _client(server, token, project) as client:
+        client.group_action(group_id, "retry", body)
+        if not json_output:
+            print(f"retrying task group {group_id}", flush=True)
+        if wait:
+            _wait(client, group_id, json_output)
+        elif json_output:
+            print(json.dumps(client.show_group(group_id), indent=2))
+
+
+@group_app.command("rm")
+def group_rm(
+    group_id: str,
+    server: Server = DEFAULT_SERVER,
+    token: Token = None,
+    project: Project = None,
+    json_output: Json = False,
+) -> None:
+    """Delete a group that is not running, with its tasks' journals."""
+    with _client(server, token, project) as client:
+        client.delete_group(group_id)
+    print(json.dumps({"id": group_id, "removed": True}) if json_output else f"removed task group {group_id}")
+
+
+_RUNNING = ("waiting", "executing", "stopping")
+
+
+def _wait(client: ServiceClient, group_id: str, json_output: bool, interval: float = 0.5) -> None:
+    while True:
+        group = client.show_group(group_id)
+        if group["status"] not in _RUNNING:
+            break
+        time.sleep(interval)
+    if json_output:
+        print(json.dumps(group, indent=2))
+    else:
+        _print_group(group)
+    if group["status"] == "failed":
+        raise IncompleteError(
+            f"task group {group_id} failed: {group.get('error_reason') or 'see ferry group show'}"
+        )
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(timestamp))

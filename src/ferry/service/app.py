@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, error bodies, the token gate, and the worker pool's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ferry import __version__
+from ferry.service import api_groups, api_tasks, errors
+from ferry.service.auth import TokenGate
+from ferry.service.control import Service
+
+DESCRIPTION = """\
+An OMS-style migration service over ferry's resumable transfer engine. Every call under
+`/v2/{project_id}` carries `X-Auth-Token` (issued by `ferry token create`); every error answers
+`{"error_code": "...", "error_msg": "..."}`. Credentials are held in the service's memory only.
+"""
+
+
+def create_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.scheduler.start()
+        try:
+            yield
+        finally:
+            service.scheduler.shutdown()
+
+    app = FastAPI(
+        title="ferry migration service", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.service = service
+    errors.install(app)
+    app.include_router(api_groups.router)
+    app.include_router(api_tasks.router)
+    app.add_middleware(TokenGate, database=service.database)
+    return app

@@ -1,0 +1,26 @@
+"""The stable error codes of the service's answers (docs/service.md has the table). Those OMS itself
+documents keep OMS's numbers; the rest are ferry's own. No imports: the CLI client reads them too."""
+
+BAD_REQUEST = "OMS.0064"
+"""400: a malformed request: bad JSON, a missing or ill-typed field, a value out of range."""
+NOT_FOUND = "OMS.1009"
+"""400 (as OMS sends it): no such task group or task in this project."""
+IN_PROGRESS = "OMS.0063"
+"""400: deletion refused while the group or task is waiting, executing or stopping."""
+CANNOT_STOP = "OMS.1038"
+"""400: stop refused: the group or task is not waiting or executing."""
+CANNOT_START = "OMS.1039"
+"""400: start or retry refused: the group or task is not in a state it can be started from."""
+NO_CREDENTIALS = "FERRY.0020"
+"""400: the run needs credentials the service does not hold (give them in the body)."""
+UNSUPPORTED = "FERRY.0021"
+"""400: a cloud type or task type the service cannot migrate yet."""
+TOKEN_MISSING = "FERRY.0011"  # noqa: S105 - an error code, not a secret
+"""401: no X-Auth-Token header."""
+TOKEN_UNKNOWN = "FERRY.0012"  # noqa: S105 - an error code, not a secret
+"""401: the token is not one the service issued (or it was revoked)."""
+WRONG_PROJECT = "FERRY.0013"
+"""403: the token belongs to another project."""
+NO_SUCH_PATH = "FERRY.0404"
+METHOD_NOT_ALLOWED = "FERRY.0405"
+INTERNAL = "FERRY.0500"

@@ -1,0 +1,452 @@
+"""The worker pool: runs the service's tasks through the shared task runner, one task per worker.
+
+A task run is exactly a ``ferry cp -r`` / ``--recover`` run: its journal (``<data dir>/checkpoint/tasks/
+<task id>.db``) is created or reopened and locked, planned if its listing is not complete, and every
+pending or failed object goes through :func:`ferry.tasks.runner.run` with the task's stop Event — so a
+stopped or crashed task resumes from its journal and its part records like any other. The HTTP layer only
+puts task ids in the queue (:meth:`Scheduler.submit`) and sets stop Events (:meth:`Scheduler.stop`).
+
+While a task runs, a mirror thread copies its journal's counts and the bytes it moved into the database
+once a second, so ``GET`` calls read the database only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ferry.config import Defaults
+from ferry.errors import FerryError, InterruptedTransfer, NotFoundError
+from ferry.service import nodes, planner, skipcheck, states
+from ferry.service.db import Database, Task, TaskGroup, now
+from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
+from ferry.storage.base import Store
+from ferry.storage.s3 import ClientSettings
+from ferry.tasks import runner
+from ferry.tasks.assemble import journal_state, task_jobs, task_large_jobs, task_options
+from ferry.tasks.journal import JournalObject, StateCount, TaskJournal, journal_path
+from ferry.tasks.reports import ReportWriter
+from ferry.transfer.engine import transfer_kind
+from ferry.transfer.retry import RetryPolicy, call_with_retry
+
+log = logging.getLogger("ferry.service")
+
+MIRROR_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    data_dir: Path
+    workers: int = 2
+    defaults: Defaults = field(default_factory=Defaults)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.data_dir / "checkpoint"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one run of a task needs, read from the database when the task is claimed."""
+
+    task_id: str
+    group_id: str
+    source: dict[str, Any]
+    run_mode: str
+    src_node: dict[str, Any]
+    dst_node: dict[str, Any]
+    settings: dict[str, Any]
+    transferred_before: int
+
+
+def transfer_raw(settings: Mapping[str, Any], checkpoint_dir: Path) -> dict[str, Any]:
+    """A group's settings as the option dict a task journal keeps (and :func:`task_options` reads)."""
+    chosen = dict(settings.get("transfer") or {})
+    raw: dict[str, Any] = {
+        key: chosen[key]
+        for key in ("threshold", "part_size", "parallel", "retries", "bwlimit", "jobs")
+        if chosen.get(key) is not None
+    }
+    raw["checkpoint_dir"] = str(checkpoint_dir)
+    if settings.get("consistency_check") == "checksum":
+        raw["verify_md5"] = True
+    else:
+        raw["verify_length"] = True
+    return raw
+
+
+class ServiceProgress(runner.TaskProgress):
+    """Counts the bytes a run moves (every part the destination confirmed)."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def advanced(self, n: int) -> None:
+        with self._lock:
+            self.bytes += n
+
+    def notice(self, message: str) -> None:
+        log.info("task %s: %s", self.task_id, message)
+
+    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        if not ok:
+            log.info("task %s: failed: %s: %s", self.task_id, obj.source_key, reason)
+
+
+@dataclass
+class Running:
+    """A task owned by a worker: its stop Event, and what the mirror thread reads."""
+
+    task_id: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    by_user: bool = False
+    journal: TaskJournal | None = None
+    progress: ServiceProgress | None = None
+    started: float = field(default_factory=time.monotonic)
+    transferred_before: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def counters(counts: Mapping[str, StateCount]) -> dict[str, int]:
+    """Journal counts as the task row's counter columns."""
+    return {
+        "total_num": sum(c.count for c in counts.values()),
+        "success_num": counts["done"].count,
+        "fail_num": counts["failed"].count,
+        "skip_num": counts["skipped"].count,
+        "total_size": sum(c.bytes for c in counts.values()),
+        "success_size": counts["done"].bytes,
+        "fail_size": counts["failed"].bytes,
+        "skip_size": counts["skipped"].bytes,
+    }
+
+
+def refresh_group(session: Session, group_id: str) -> TaskGroup | None:
+    """Recompute a group's status and error reason from its tasks'."""
+    group = session.get(TaskGroup, group_id)
+    if group is None:
+        return None
+    rows = session.execute(
+        select(Task.status, Task.error_reason).where(Task.group_id == group_id).order_by(Task.position)
+    ).all()
+    status = states.group_status(row[0] for row in rows)
+    if status != group.status:
+        group.status = status
+        if status in (states.SUCCEEDED, states.FAILED, states.STOPPED):
+            group.finished_at = now()
+    reasons = [row[1] or "failed" for row in rows if row[0] == states.FAILED]
+    if status == states.FAILED and reasons:
+        group.error_reason = (
+            reasons[0]
+            if len(set(reasons)) == 1
+            else f"{len(reasons)} of {len(rows)} tasks failed; the first: {reasons[0]}"
+        )
+    elif status != states.FAILED:
+        group.error_reason = None
+    group.updated_at = now()
+    return group
+
+
+def fail_interrupted(database: Database) -> int:
+    """At start-up: tasks that were waiting or running when the service stopped lost their credentials
+    with it; they fail with :data:`NO_CREDENTIALS_REASON` (a retry that gives the keys resumes them)."""
+    with database.session() as session:
+        groups = set(session.scalars(select(Task.group_id).where(Task.status.in_(states.ACTIVE))))
+        session.execute(
+            update(Task)
+            .where(Task.status.in_(states.ACTIVE))
+            .values(status=states.FAILED, error_reason=NO_CREDENTIALS_REASON, speed=0.0, updated_at=now())
+        )
+        for group_id in groups:
+            refresh_group(session, group_id)
+    return len(groups)
+
+
+class Scheduler:
+    """A queue of task ids and ``workers`` threads taking them, plus the mirror thread."""
+
+    def __init__(self, database: Database, vault: Vault, settings: ServiceSettings) -> None:
+        self.database = database
+        self.vault = vault
+        self.settings = settings
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._running: dict[str, Running] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- control, called by the HTTP layer -----------------------------------------------------------------
+
+    def start(self) -> None:
+        for n in range(self.settings.workers):
+            thread = threading.Thread(target=self._work, name=f"ferry-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        mirror = threading.Thread(target=self._mirror, name="ferry-mirror", daemon=True)
+        mirror.start()
+        self._threads.append(mirror)
+
+    def submit(self, task_ids: Iterable[str]) -> None:
+        """Queue tasks whose rows are already ``waiting``."""
+        for task_id in task_ids:
+            self._queue.put(task_id)
+
+    def stop(self, task_id: str) -> None:
+        """Ask a running task to stop: objects in flight end at their next part and stay resumable."""
+        with self._lock:
+            running = self._running.get(task_id)
+            if running is not None:
+                running.by_user = True
+                running.stop.set()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every task (they stay resumable) and the threads."""
+        self._closing.set()
+        with self._lock:
+            for running in self._running.values():
+                running.stop.set()
+        for _ in range(self.settings.workers):
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- the workers ---------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._closing.is_set():
+            task_id = self._queue.get()
+            if task_id is None:
+                return
+            try:
+                self._execute(task_id)
+            except Exception:  # a bug in one run must not take a worker down
+                log.exception("task %s: internal error", task_id)
+
+    def _claim(self, task_id: str) -> TaskSpec | None:
+        """Take a waiting task (atomically: a task stopped meanwhile is not taken)."""
+        with self.database.session() as session:
+            claimed = session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == states.WAITING)
+                .values(
+                    status=states.EXECUTING,
+                    started_at=now(),
+                    finished_at=None,
+                    error_reason=None,
+                    run_transferred_size=0,
+                    speed=0.0,
+                    updated_at=now(),
+                )
+            )
+            if not getattr(claimed, "rowcount", 0):
+                return None
+            task = session.get(Task, task_id)
+            assert task is not None
+            group = session.get(TaskGroup, task.group_id)
+            assert group is not None
+            task.runs += 1
+            if group.started_at is None:
+                group.started_at = now()
+            refresh_group(session, group.id)
+            return TaskSpec(
+                task_id=task.id,
+                group_id=group.id,
+                source=dict(task.source),
+                run_mode=task.run_mode,
+                src_node=dict(group.src_node),
+                dst_node=dict(group.dst_node),
+                settings=dict(group.settings),
+                transferred_before=task.transferred_size,
+            )
+
+    def _execute(self, task_id: str) -> None:
+        running = Running(task_id)
+        with self._lock:
+            self._running[task_id] = running  # before the claim: a stop that sees "executing" finds it
+        try:
+            spec = self._claim(task_id)
+            if spec is None:
+                return
+            running.transferred_before = spec.transferred_before
+            secrets = self.vault.get(spec.group_id)
+            if secrets is None:
+                self._finish(running, states.FAILED, NO_CREDENTIALS_REASON)
+                return
+            log.info("task %s of group %s: started (%s)", task_id, spec.group_id, spec.run_mode)
+            try:
+                status, reason = self._run(spec, secrets, running)
+            except InterruptedTransfer:
+                status, reason = "interrupted", None
+            except FerryError as exc:
+                status, reason = states.FAILED, exc.message
+            except Exception as exc:
+                log.exception("task %s: internal error", task_id)
+                status, reason = states.FAILED, f"internal error ({type(exc).__name__}); see the service log"
+            if status == "interrupted":
+                if running.by_user:
+                    status = states.STOPPED
+                elif self._closing.is_set():
+                    log.info("task %s: left for the next start (the service is stopping)", task_id)
+                    return
+                else:
+                    status = states.STOPPED
+            self._finish(running, status, reason)
+            log.info("task %s: %s%s", task_id, status, f": {reason}" if reason else "")
+        finally:
+            with self._lock:
+                self._running.pop(task_id, None)
+
+    def _run(self, spec: TaskSpec, secrets: GroupSecrets, running: Running) -> tuple[str, str | None]:
+        settings, defaults = spec.settings, self.settings.defaults
+        raw = transfer_raw(settings, self.settings.checkpoint_dir)
+        options = task_options(defaults, raw)
+        jobs = task_jobs(raw)
+        client = ClientSettings(
+            connect_timeout=defaults.connect_timeout,
+            read_timeout=defaults.read_timeout,
+            max_connections=max(16, jobs * options.parallel + 4),
+        )
+        source = nodes.open_store(spec.src_node, secrets.source, client, "src")
+        destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")
+        save_prefix = str(spec.dst_node.get("save_prefix") or "")
+        _preflight(source, str(spec.source.get("prefix", "")), options.retry)
+        _preflight(destination, save_prefix, options.retry)
+
+        journal = self._journal(spec, source, destination, raw)
+        progress = ServiceProgress(spec.task_id)
+        with running.lock:
+            running.journal, running.progress, running.started = journal, progress, time.monotonic()
+        try:
+            journal.lock()
+            since = settings.get("migrate_since")
+            if not journal.info().listing_complete:
+                objects = (
+                    planner.prefix_objects(source, spec.source["prefix"], save_prefix, since, running.stop)
+                    if "prefix" in spec.source
+                    else planner.key_objects(
+                        source, spec.source["keys"], save_prefix, since, running.stop, options.retry
+                    )
+                )
+                planner.plan(journal, objects)
+            recheck_all = spec.run_mode == "all"
+            if recheck_all:
+                journal.requeue(("done", "skipped", "failed"))
+            rule = skipcheck.skip_rule(settings["overwrite"], settings["consistency_check"], recheck_all)
+            options = task_options(defaults, {**raw, "incremental": rule == "engine"})
+            skipcheck.prepass(journal, source, destination, rule, jobs, running.stop, options.retry)
+            reports = ReportWriter(self.settings.reports_dir, spec.task_id, command="migrate")
+            try:
+                outcome = runner.run(
+                    journal, source, destination, options, jobs, progress, running.stop, reports,
+                    task_large_jobs(raw),
+                )  # fmt: skip
+            finally:
+                reports.close()
+            final = journal.counts()
+            state = journal_state(outcome, final)
+            journal.set_state(state)
+            self._mirror_one(running)
+            reason = None
+            if state == "failed":
+                stopped_by = outcome.stopped_by  # an error every object would meet: refused keys, no bucket
+                reason = f"stopped: {stopped_by.message}" if stopped_by else _failure_reason(journal, final)
+        finally:
+            with running.lock:
+                running.journal = None
+            journal.close()
+        if state == "interrupted":
+            return "interrupted", None
+        if state == "succeeded":
+            return states.SUCCEEDED, None
+        return states.FAILED, reason
+
+    def _journal(self, spec: TaskSpec, source: Store, destination: Store, raw: dict[str, Any]) -> TaskJournal:
+        directory = self.settings.checkpoint_dir
+        if journal_path(directory, spec.task_id).exists():
+            return TaskJournal.open(directory, spec.task_id)
+        bucket, dst_bucket = spec.src_node["bucket"], spec.dst_node["bucket"]
+        where = spec.source.get("prefix", "")
+        source_text = (
+            f"src://{bucket}/{where}"
+            if "prefix" in spec.source
+            else f"src://{bucket} ({len(spec.source['keys'])} keys)"
+        )
+        destination_text = f"dst://{dst_bucket}/{spec.dst_node.get('save_prefix') or ''}"
+        return TaskJournal.create(
+            directory, spec.task_id, transfer_kind(source, destination), source_text, destination_text, raw
+        )
+
+    def _finish(self, running: Running, status: str, reason: str | None) -> None:
+        with self.database.session() as session:
+            task = session.get(Task, running.task_id)
+            if task is None:  # deleted meanwhile
+                return
+            task.status = status
+            task.error_reason = reason
+            task.finished_at = task.updated_at = now()
+            group = refresh_group(session, task.group_id)
+        if group is not None and group.status == states.SUCCEEDED:
+            self.vault.forget(group.id)  # nothing can run again: the keys are no longer needed
+
+    # --- the mirror ----------------------------------------------------------------------------------------
+
+    def _mirror(self) -> None:
+        while not self._closing.wait(MIRROR_INTERVAL):
+            with self._lock:
+                entries = list(self._running.values())
+            for running in entries:
+                try:
+                    self._mirror_one(running)
+                except Exception:  # the next tick tries again
+                    log.exception("task %s: could not update its counters", running.task_id)
+
+    def _mirror_one(self, running: Running) -> None:
+        with running.lock:
+            if running.journal is None or running.progress is None:
+                return
+            counts = running.journal.counts()
+            moved = running.progress.bytes
+            elapsed = time.monotonic() - running.started
+        values: dict[str, Any] = counters(counts)
+        values.update(
+            transferred_size=running.transferred_before + moved,
+            run_transferred_size=moved,
+            speed=moved / elapsed if elapsed > 0 else 0.0,
+            updated_at=now(),
+        )
+        with self.database.session() as session:
+            session.execute(update(Task).where(Task.id == running.task_id).values(**values))
+
+
+def _preflight(store: Store, prefix: str, retry: RetryPolicy) -> None:
+    """One listing request: refused credentials or a missing bucket fail the task at once, with one clear
+    reason, instead of once per object."""
+    with contextlib.suppress(NotFoundError):
+        call_with_retry(lambda: next(iter(store.list(prefix)), None), retry)
+
+
+def _failure_reason(journal: TaskJournal, final: Mapping[str, StateCount]) -> str:
+    failed = final["failed"].count
+    total = sum(c.count for c in final.values())
+    if not failed:
+        return f"{final['pending'].count} of {total} objects were not migrated"
+    first = next(journal.objects(("failed",)), None)
+    example = f"; the first: {first.source_key}: {first.reason}" if first is not None else ""
+    return f"{failed} of {total} objects failed{example}"

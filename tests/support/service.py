@@ -1,0 +1,224 @@
+"""The migration service as the tests use it: ``ferry serve`` in a real child process on a free loopback
+port, tokens issued by ``ferry token create``, and an HTTP client that keeps every response it got (so a
+test can check that no secret ever came back)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+RUNNING = ("waiting", "executing", "stopping")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ferry_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("FERRY_SERVER", "FERRY_TOKEN", "FERRY_PROJECT", "FERRY_DB"):
+        env.pop(name, None)
+    env.update({"FERRY_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+def ferry_run(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ferry", *args],
+        env=ferry_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Service:
+    """One ``ferry serve`` process (restartable on the same data dir and database)."""
+
+    home: Path
+    data_dir: Path
+    db_url: str | None = None
+    workers: int = 2
+    port: int = field(default_factory=free_port)
+    log_path: Path = field(init=False)
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def __post_init__(self) -> None:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def db_args(self) -> list[str]:
+        args = ["--data-dir", str(self.data_dir)]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        return args
+
+    def start(self) -> Service:
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start {self.starts}\n".encode())
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ferry",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                    *self.db_args(),
+                ],
+                env=ferry_env(self.home),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"ferry serve exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1, trust_env=False).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"ferry serve did not answer in 30 s:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def token(self, project: str) -> str:
+        """A token issued in this process (``ferry token create`` does the same; the CLI test runs it)."""
+        from ferry.service.auth import create_token
+        from ferry.service.db import open_database
+
+        database = open_database(self.db_url, self.data_dir)
+        try:
+            return create_token(database, project).token
+        finally:
+            database.dispose()
+
+
+class Api:
+    """An httpx client on ``/v2/{project}`` that records every response body it receives."""
+
+    def __init__(self, service: Service, token: str | None, project: str, seen: list[str]) -> None:
+        headers = {"X-Auth-Token": token} if token is not None else {}
+        self.project = project
+        self.seen = seen
+        self.http = httpx.Client(
+            base_url=f"{service.url}/v2/{project}",
+            headers=headers,
+            timeout=30,
+            trust_env=False,
+            event_hooks={"response": [self._keep]},
+        )
+
+    def _keep(self, response: httpx.Response) -> None:
+        response.read()
+        self.seen.append(response.text)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.request(method, path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.post(path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.put(path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.delete(path, **kwargs)
+
+    def group(self, group_id: str) -> dict[str, Any]:
+        response = self.get(f"/taskgroups/{group_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait(
+        self, group_id: str, timeout: float = 60, until: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """Poll the group until it stops running (or reaches one of ``until``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            group = self.group(group_id)
+            done = group["status"] in until if until else group["status"] not in RUNNING
+            if done:
+                return group
+            if time.monotonic() > deadline:
+                raise AssertionError(f"group {group_id} still {group['status']} after {timeout} s: {group}")
+            time.sleep(0.2)
+
+    def failed(self, group_id: str, **params: int) -> dict[str, Any]:
+        response = self.get(f"/taskgroups/{group_id}/failed-objects", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def node(
+    rgw: Any, bucket: str, second: bool = False, endpoint: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A node body for the RGW: account 1, or account 2 with ``second``."""
+    return {
+        "cloud_type": "Ceph",
+        "endpoint": endpoint or rgw.endpoint,
+        "region": "us-east-1",
+        "bucket": bucket,
+        "ak": rgw.access_key_2 if second else rgw.access_key,
+        "sk": rgw.secret_key_2 if second else rgw.secret_key,
+        **extra,
+    }
+
+
+def files_containing(root: Path, needles: list[str]) -> list[str]:
+    """Every file under ``root`` (and its byte content) that contains one of ``needles``."""
+    found = []
+    encoded = [n.encode() for n in needles]
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{path}: {n.decode()}" for n in encoded if n in data]
+    return found

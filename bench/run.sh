@@ -1,5 +1,18 @@
 #!/usr/bin/env bash
-# run.sh - the benchmarks, against the RGW that `make bench` started. Extra arguments go to single.py.
+# run.sh - the benchmarks, against the RGW that `make bench` started: one large object, then tasks, each
+# beside the AWS CLI, rclone (and curl for one object). Installs the peers first: the AWS CLI in its own
+# virtualenv under .run/ (it pins botocore), rclone from Debian. BENCH_ARGS go to single.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python bench/single.py "$@"
+tools=.run/bench-tools
+if [ ! -x "$tools/bin/aws" ]; then
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q awscli
+fi
+if ! command -v rclone >/dev/null; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q rclone
+fi
+export PATH="$PWD/$tools/bin:$PATH"
+python bench/single.py ${BENCH_ARGS:-}
+python bench/tasks.py
+python bench/memory.py --counts 10000,100000

@@ -1,39 +1,21 @@
-"""Benchmark: one large object up and down with `ferry cp`, beside a single-stream `curl --aws-sigv4` of the
-same file against the same RGW in the same run (the practical ceiling on this machine). Prints medians and
-the ferry/curl ratio. Usage: python bench/single.py [--size 1GiB] [--runs 3] [--parallel 4]"""
+"""Benchmark: one large object up and down with `ferry cp`, beside the AWS CLI, rclone and a single-stream
+`curl --aws-sigv4` (the practical ceiling on this machine) on the same RGW in the same run. Each tool runs
+with its own defaults (ferry with -p); who goes first rotates between runs. Prints medians and ratios.
+Usage: python bench/single.py [--size 1GiB] [--runs 3] [--parallel 4]"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-import boto3
-
 from ferry.units import format_size, parse_size
+from peers import Server, aws_cmd, ferry_cmd, rclone_cmd, timed
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def read_env() -> dict[str, str]:
-    env_file = Path(os.environ.get("FERRY_RGW_DIR", REPO / ".run" / "rgw")) / "env"
-    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
-    return {k: v for k, v in pairs}
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(cmd[:3])} failed: {done.stderr.strip()[-500:]}")
-    return elapsed
+TOOLS = ("curl", "ferry", "aws", "rclone")
 
 
 def main() -> None:
@@ -43,69 +25,57 @@ def main() -> None:
     parser.add_argument("--parallel", default="4")
     args = parser.parse_args()
     size = parse_size(args.size)
-    rgw = read_env()
-    endpoint, key, secret = (
-        rgw["FERRY_RGW_ENDPOINT"],
-        rgw["FERRY_RGW_ACCESS_KEY"],
-        rgw["FERRY_RGW_SECRET_KEY"],
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-    )
-    bucket = "ferry-bench"
-    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
-        s3.create_bucket(Bucket=bucket)
 
     with tempfile.TemporaryDirectory(prefix="ferry-bench-") as tmp:
         work = Path(tmp)
-        source = work / "source.bin"
+        server = Server(work)
+        bucket = server.bucket("ferry-bench")
+        source, down = work / "source.bin", work / "down.bin"
         with open(source, "wb") as handle:
-            for _ in range(0, size, 1 << 20):
-                handle.write(os.urandom(min(1 << 20, size - handle.tell())))
-        config = work / "config.toml"
-        config.write_text(
-            f'[remotes.bench]\nendpoint = "{endpoint}"\naccess_key = "{key}"\nsecret_key = "{secret}"\n'
-        )
-        env = dict(os.environ, FERRY_CONFIG=str(config), FERRY_HOME=str(work / "home"))
-        curl = ["curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{key}:{secret}"]
-        curl += ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
-        url = f"{endpoint}/{bucket}/obj.bin"
-        ferry = [sys.executable, "-m", "ferry", "cp", "-q", "-f", "-p", args.parallel]
-        times: dict[str, list[float]] = {k: [] for k in ("curl up", "ferry up", "curl down", "ferry down")}
-        steps = {
-            "curl up": lambda: timed([*curl, "-T", str(source), url]),
-            "ferry up": lambda: timed([*ferry, str(source), f"bench://{bucket}/obj.bin"], env),
-            "curl down": lambda: timed([*curl, "-o", str(work / "down.bin"), url]),
-            "ferry down": lambda: timed([*ferry, f"bench://{bucket}/obj.bin", str(work / "down.bin")], env),
+            for done in range(0, size, 1 << 20):
+                handle.write(os.urandom(min(1 << 20, size - done)))
+        url = f"{server.endpoint}/{bucket}/obj.bin"
+        ferry_cp = ferry_cmd("cp", "-q", "-f", "-p", args.parallel)
+        aws_cp = aws_cmd("s3", "cp", "--only-show-errors")
+        fe, ae, re_ = server.ferry_env, server.aws_env, server.rclone_env
+        up: dict[str, Callable[[], float]] = {
+            "curl": lambda: timed([*server.curl(), "-T", str(source), url]),
+            "ferry": lambda: timed([*ferry_cp, str(source), f"bench://{bucket}/obj.bin"], fe),
+            "aws": lambda: timed([*aws_cp, str(source), f"s3://{bucket}/obj.bin"], ae),
+            "rclone": lambda: timed(rclone_cmd("copyto", str(source), f"bench:{bucket}/obj.bin"), re_),
         }
+        get: dict[str, Callable[[], float]] = {
+            "curl": lambda: timed([*server.curl(), "-o", str(down), url]),
+            "ferry": lambda: timed([*ferry_cp, f"bench://{bucket}/obj.bin", str(down)], fe),
+            "aws": lambda: timed([*aws_cp, f"s3://{bucket}/obj.bin", str(down)], ae),
+            "rclone": lambda: timed(rclone_cmd("copyto", f"bench:{bucket}/obj.bin", str(down)), re_),
+        }
+        times: dict[str, dict[str, list[float]]] = {d: {t: [] for t in TOOLS} for d in ("up", "down")}
         for run in range(args.runs):
-            # Alternate who goes first, so neither always inherits the other's page cache and writeback.
-            order = ("curl", "ferry") if run % 2 == 0 else ("ferry", "curl")
-            for direction in ("up", "down"):
-                for tool in order:
-                    times[f"{tool} {direction}"].append(steps[f"{tool} {direction}"]())
-                    if direction == "up":
-                        s3.delete_object(Bucket=bucket, Key="obj.bin")
-                    else:
-                        (work / "down.bin").unlink()
-                if direction == "up":  # the object both download: the same multipart upload each run
-                    steps["ferry up"]()
-            s3.delete_object(Bucket=bucket, Key="obj.bin")
-            summary = ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
-            print(f"run {run + 1}/{args.runs}: {summary}", flush=True)
-
-    def rate(name: str) -> float:
-        return size / statistics.median(times[name])
+            # Rotate who goes first, so no tool always inherits another's page cache and writeback.
+            order = TOOLS[run % len(TOOLS) :] + TOOLS[: run % len(TOOLS)]
+            for tool in order:
+                times["up"][tool].append(up[tool]())
+                server.s3.delete_object(Bucket=bucket, Key="obj.bin")
+            up["ferry"]()  # every tool downloads the same multipart object
+            for tool in order:
+                times["down"][tool].append(get[tool]())
+                if down.stat().st_size != size:
+                    raise SystemExit(f"bench: {tool} downloaded the wrong size")
+                down.unlink()
+            server.s3.delete_object(Bucket=bucket, Key="obj.bin")
+            for direction, by_tool in times.items():
+                line = ", ".join(f"{t} {v[-1]:.2f}s" for t, v in by_tool.items())
+                print(f"run {run + 1}/{args.runs} {direction}: {line}", flush=True)
 
     print(f"\n{format_size(size)} object, median of {args.runs} runs, ferry -p {args.parallel}")
-    print(f"{'':12}{'curl':>14}{'ferry':>14}{'ferry/curl':>12}")
-    for direction in ("up", "down"):
-        c, f = rate(f"curl {direction}"), rate(f"ferry {direction}")
-        print(f"{direction:12}{format_size(c) + '/s':>14}{format_size(f) + '/s':>14}{f / c:>12.2f}")
+    print(f"{'':8}" + "".join(f"{t + ' MiB/s':>14}" for t in TOOLS) + f"{'ferry/curl':>12}{'ferry/best':>12}")
+    for direction, by_tool in times.items():
+        rate = {t: size / statistics.median(v) / (1 << 20) for t, v in by_tool.items()}
+        best_peer = max(rate["aws"], rate["rclone"])
+        cells = "".join(f"{rate[t]:>14.0f}" for t in TOOLS)
+        print(f"{direction:8}{cells}{rate['ferry'] / rate['curl']:>12.2f}{rate['ferry'] / best_peer:>12.2f}")
+    print("(ferry/best: ferry's speed over the faster of the AWS CLI and rclone)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,14 @@ install: $(STAMP)
 servers: system
 	@bash scripts/rgw.sh install
 	@bash scripts/rgw.sh start >/dev/null
+	@bash scripts/nginx.sh install
+	@bash scripts/nginx.sh start >/dev/null
+	@bash scripts/gcs-emulator.sh install
+	@bash scripts/gcs-emulator.sh start >/dev/null
+	@bash scripts/azurite.sh install
+	@bash scripts/azurite.sh start >/dev/null
+	@bash scripts/postgres.sh install
+	@bash scripts/postgres.sh start >/dev/null
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -38,6 +46,10 @@ bench: install servers
 
 stop:
 	@bash scripts/rgw.sh stop
+	@bash scripts/nginx.sh stop
+	@bash scripts/gcs-emulator.sh stop
+	@bash scripts/azurite.sh stop
+	@bash scripts/postgres.sh stop
 
 clean: stop
 	rm -rf $(VENV) .run

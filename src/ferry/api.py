@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ferry.config import Config, load_config
-from ferry.errors import UsageError
+from ferry.errors import UnsupportedError, UsageError
 from ferry.storage import StoreOpener
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.engine import ObjectTransfer, TransferResult
 from ferry.transfer.events import CallbackListener, TransferListener
-from ferry.transfer.options import TransferOptions, resolve_options
-from ferry.urls import LocalLocation, Location, RemoteLocation, parse_location
+from ferry.transfer.options import TransferOptions, check_payer, resolve_options
+from ferry.urls import HttpLocation, LocalLocation, Location, RemoteLocation, parse_location
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -44,6 +44,8 @@ def resolve_destination(source: Location, destination: Location, destination_tex
         if destination.key == "" or destination.key.endswith("/"):
             return destination.with_key(destination.key + name)
         return destination
+    if isinstance(destination, HttpLocation):
+        raise UnsupportedError(f"{destination}: an http(s) URL can only be a source (it is read-only)")
     path = destination.path
     if path.is_dir() or destination_text.endswith(("/", os.sep)):
         return LocalLocation(path / name)
@@ -67,8 +69,11 @@ def prepare_transfer(
     listener: TransferListener | None = None,
     stop: threading.Event | None = None,
     settings: ClientSettings | None = None,
+    cdn_auth_key: str | None = None,
+    request_payer: str | None = None,
 ) -> ObjectTransfer:
-    """Parse both locations, open their stores and return the transfer, ready to run."""
+    """Parse both locations, open their stores and return the transfer, ready to run. ``cdn_auth_key``
+    signs requests to an http(s) source (CDN type A)."""
     source = parse_location(source_text)
     _check_source(source)
     destination = resolve_destination(source, parse_location(destination_text), destination_text)
@@ -78,8 +83,9 @@ def prepare_transfer(
         connect_timeout=config.defaults.connect_timeout,
         read_timeout=config.defaults.read_timeout,
         max_connections=max(16, options.parallel * 2),
+        request_payer=check_payer(request_payer),
     )
-    opener = StoreOpener(config, client_settings, temp_dir=temp_dir)
+    opener = StoreOpener(config, client_settings, temp_dir=temp_dir, cdn_auth_key=cdn_auth_key)
     src_store, src_key = opener.open(source)
     dst_store, dst_key = opener.open(destination)
     return ObjectTransfer(src_store, src_key, dst_store, dst_key, options, listener, stop)
@@ -103,11 +109,13 @@ def _transfer(
     config: Config | str | os.PathLike[str] | None,
     stream_copy: bool = False,
     bwlimit: int | str | None = None,
+    copy_threshold: int | str | None = None,
 ) -> TransferResult:
     resolved = config if isinstance(config, Config) else load_config(config)
     options = resolve_options(
         resolved.defaults,
         threshold=threshold,
+        copy_threshold=copy_threshold,
         part_size=part_size,
         parallel=num_threads,
         checkpoint_dir=checkpoint_dir,
@@ -226,10 +234,12 @@ def resumable_copy(
     storage_class: str | None = None,
     stream: bool = False,
     bwlimit: int | str | None = None,
+    copy_threshold: int | str | None = None,
     config: Config | str | os.PathLike[str] | None = None,
 ) -> TransferResult:
-    """Copy one object bucket to bucket: server-side (UploadPartCopy) when both are on the same endpoint
-    and account, streamed through this machine otherwise or when ``stream=True``."""
+    """Copy one object bucket to bucket: server-side when both are on the same endpoint and account (one
+    CopyObject below ``copy_threshold``, default 4 GiB; UploadPartCopy parts at or above it), streamed
+    through this machine otherwise or when ``stream=True``."""
     for url in (source_url, destination_url):
         if parse_location(url).__class__ is not RemoteLocation:
             raise UsageError(f"{url!r} is not a bucket URL")
@@ -249,5 +259,6 @@ def resumable_copy(
         storage_class=storage_class,
         stream_copy=stream,
         bwlimit=bwlimit,
+        copy_threshold=copy_threshold,
         config=config,
     )

@@ -17,6 +17,10 @@ A missing file is an empty config. Example::
     secret_key = "..."
     region = "cn-north-4"
     addressing_style = "virtual"
+
+    [remotes.gcp]
+    type = "gcs"
+    json_auth_file = "/path/to/service-account-key.json"
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ class RemoteConfig:
     region: str | None = None
     addressing_style: str | None = None
     profile: str | None = None
+    connection_string: str | None = field(default=None, repr=False)
+    """``type = "azure"`` only: the storage account's connection string (holds its key)."""
+    json_auth_file: str | None = None
+    """``type = "gcs"`` only: a service-account JSON key file (the secret is in the file, not here)."""
+    project: str | None = None
+    """``type = "gcs"`` only: the Google Cloud project (default: the key file's)."""
 
     def identity(self) -> tuple[str | None, str | None]:
         """What makes two remotes the same account on the same service: endpoint and access key."""
@@ -57,6 +67,7 @@ class RemoteConfig:
 @dataclass(frozen=True)
 class Defaults:
     threshold: str = "50MiB"
+    copy_threshold: str = "4GiB"
     part_size: str = "auto"
     parallel: int = 4
     retries: int = 5
@@ -77,6 +88,10 @@ class Config:
             return self.remotes[name]
         if name in ("s3", "obs"):
             return RemoteConfig(name=name)
+        if name == "az":  # Azure, with the connection string in AZURE_STORAGE_CONNECTION_STRING
+            return RemoteConfig(name=name, type="azure")
+        if name == "gs":  # GCS, with GOOGLE_APPLICATION_CREDENTIALS and STORAGE_EMULATOR_HOST
+            return RemoteConfig(name=name, type="gcs")
         where = f" in {self.path}" if self.path else " (no config file found)"
         raise UsageError(f"unknown remote {name!r}: no [remotes.{name}] section{where}")
 
@@ -129,8 +144,10 @@ def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:
         if not isinstance(table, dict):
             raise UsageError(f"config file {path}: [remotes.{name}] must be a table")
         _no_unknown(path, f"remotes.{name}", table, _REMOTE_KEYS)
-        if table.get("type", "s3") != "s3":
+        if table.get("type", "s3") not in ("s3", "azure", "gcs"):
             raise UsageError(f"config file {path}: [remotes.{name}] has unsupported type {table['type']!r}")
+        _check_keys_of_type(path, name, table)
+        _check_gcs_keys(path, name, table)
         style = table.get("addressing_style")
         if style not in (None, "path", "virtual", "auto"):
             raise UsageError(
@@ -141,6 +158,40 @@ def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:
                 raise UsageError(f"config file {path}: [remotes.{name}] {key} must be a string")
         remotes[name.lower()] = RemoteConfig(name=name.lower(), **table)
     return remotes
+
+
+_AZURE_KEYS = {"type", "connection_string"}
+
+
+def _check_keys_of_type(path: Path, name: str, table: dict[str, Any]) -> None:
+    """An Azure remote takes only a connection string; an S3 remote none."""
+    if table.get("type") == "azure":
+        wrong = sorted(set(table) - _AZURE_KEYS)
+        if wrong:
+            raise UsageError(
+                f"config file {path}: [remotes.{name}] is of type azure: {wrong[0]!r} does not apply "
+                "(give connection_string)"
+            )
+    elif "connection_string" in table:
+        raise UsageError(f'config file {path}: [remotes.{name}] connection_string needs type = "azure"')
+
+
+_GCS_KEYS = {"type", "endpoint", "json_auth_file", "project"}
+
+
+def _check_gcs_keys(path: Path, name: str, table: dict[str, Any]) -> None:
+    """A GCS remote takes an endpoint, a key file and a project; no other remote takes the last two."""
+    if table.get("type") == "gcs":
+        wrong = sorted(set(table) - _GCS_KEYS)
+        if wrong:
+            raise UsageError(
+                f"config file {path}: [remotes.{name}] is of type gcs: {wrong[0]!r} does not apply "
+                "(give json_auth_file, and endpoint or project if needed)"
+            )
+        return
+    for key in ("json_auth_file", "project"):
+        if key in table:
+            raise UsageError(f'config file {path}: [remotes.{name}] {key} needs type = "gcs"')
 
 
 def _no_unknown(path: Path, section: str, table: dict[str, Any], known: set[str]) -> None:

@@ -30,6 +30,9 @@ class FerryError(Exception):
     """An error with a message fit for a user and an exit code."""
 
     exit_code = 6
+    stops_task = False
+    """True for errors every other object of a task would meet too (no such bucket, refused credentials):
+    a task stops starting objects at the first one, and a recover continues once the cause is fixed."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -55,8 +58,13 @@ class BucketError(FerryError):
     exit_code = 4
 
 
+class BucketMissingError(BucketError):
+    stops_task = True
+
+
 class CredentialsError(FerryError):
     exit_code = 5
+    stops_task = True
 
 
 class UnsupportedError(FerryError):

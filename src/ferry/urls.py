@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from ferry.errors import UsageError
 
@@ -35,7 +39,45 @@ class RemoteLocation:
         return RemoteLocation(self.remote, self.bucket, key)
 
 
-Location = LocalLocation | RemoteLocation
+@dataclass(frozen=True, slots=True)
+class HttpLocation:
+    """An object behind a plain ``http://`` or ``https://`` URL, readable only. ``url`` is canonical: what
+    :func:`canonical_url` makes of the text given."""
+
+    url: str
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def key(self) -> str:
+        """The URL's path, percent-decoded, without its leading ``/``: its last component names the object
+        when the destination is a folder."""
+        return unquote(urlsplit(self.url).path.lstrip("/"))
+
+
+def canonical_url(text: str) -> str:
+    """An http(s) URL exactly as it goes on the wire: scheme and host in lower case, characters a URL
+    cannot carry percent-encoded, existing escapes upper-cased, dot segments resolved, no fragment. This is
+    urllib3's own normalisation, so the path a CDN signature covers is the path urllib3 sends. UsageError
+    for anything that is not an absolute http(s) URL, or that carries a user name or password (it would
+    be kept in task journals and reports)."""
+    try:
+        parsed = parse_url(text.strip())
+    except LocationParseError:
+        raise UsageError(f"not a valid URL: {text.strip()!r}") from None
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in ("http", "https"):
+        shown = f"{scheme!r}" if scheme else "none"
+        raise UsageError(f"bad URL scheme {shown}: only http:// and https:// URLs can be read")
+    if not parsed.host:
+        raise UsageError(f"the URL {text.strip()!r} has no host")
+    if parsed.auth:
+        raise UsageError("a URL with a user name or password is not supported (it would be kept in reports)")
+    return parsed._replace(path=parsed.path or "/", fragment=None).url
+
+
+Location = LocalLocation | RemoteLocation | HttpLocation
 
 
 def parse_location(text: str) -> Location:
@@ -51,6 +93,8 @@ def parse_location(text: str) -> Location:
     rest = match["rest"]
     if scheme == "file":
         return LocalLocation(Path(rest).expanduser())
+    if scheme in ("http", "https"):
+        return HttpLocation(canonical_url(text))
     bucket, _, key = rest.partition("/")
     if not bucket:
         raise UsageError(f"invalid location {text!r}: no bucket name after {scheme}://")

@@ -37,6 +37,7 @@ def existing(s3, bucket):
         (["--acl", "world"], "invalid --acl 'world'"),
         (["--storage-class", "lukewarm"], "invalid --storage-class"),
         (["--bwlimit", "fast"], "invalid bandwidth limit"),
+        (["--copy-threshold", "6GiB"], "one CopyObject request copies at most 5 GB"),
         (["--no-such-flag"], "No such option"),
     ],
 )

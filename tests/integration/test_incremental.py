@@ -114,3 +114,52 @@ def test_bandwidth_limit_holds_for_the_whole_task(tmp_path, ferry, bucket):
     # 4 MiB at 1 MiB/s: the first grant starts at once, the rest wait their turn. A limit per object
     # would let all four through in about a second.
     assert elapsed >= 2.5, elapsed
+
+
+def test_requester_pays_reaches_every_request(tmp_path, ferry, rgw, s3, bucket):
+    src = tmp_path / "src"
+    src.mkdir()
+    make_file(src / "a.bin", 7 * MiB)  # multipart: create, parts, complete all carry it
+    make_file(src / "b.txt", 10)
+    with FaultProxy(rgw.endpoint) as proxy:
+        config = write_remotes(tmp_path / "seen.toml", rgw, extra={"seen": proxy.url})
+        one = ferry("cp", str(src / "b.txt"), f"seen://{bucket}/one.txt", "--payer", "requester",
+                    config_path=config)  # fmt: skip
+        task = ferry("cp", "-r", str(src), f"seen://{bucket}/t", "--payer", "requester",
+                     "--threshold", "6MiB", "--part-size", "5MiB", config_path=config)  # fmt: skip
+        assert one.returncode == 0 and task.returncode == 0, task.stderr
+        assert len(proxy.requests) >= 5
+        assert all(r.headers.get("x-amz-request-payer") == "requester" for r in proxy.requests)
+        proxy.reset_stats()
+        plain = ferry("cp", str(src / "b.txt"), f"seen://{bucket}/two.txt", config_path=config)
+        assert plain.returncode == 0
+        assert not any("x-amz-request-payer" in r.headers for r in proxy.requests)
+    assert keys(s3, bucket, "t/") == ["a.bin", "b.txt"]
+
+    bad = ferry("cp", str(src / "b.txt"), f"rgw://{bucket}/bad.txt", "--payer", "owner")
+    assert bad.returncode == 3 and "invalid --payer 'owner'" in bad.stderr
+
+
+def test_a_missing_bucket_stops_the_task_and_a_recover_finishes_it(tmp_path, ferry, rgw, s3):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(60):
+        make_file(src / f"f{i:02d}.txt", 100)
+    missing = f"t-missing-{os.getpid()}-{int(time.time())}"
+    with FaultProxy(rgw.endpoint) as proxy:
+        config = write_remotes(tmp_path / "seen.toml", rgw, extra={"seen": proxy.url})
+        first = ferry("cp", "-r", str(src), f"seen://{missing}/p", "-j", "4", config_path=config)
+        assert first.returncode == 4, first.stderr
+        assert "the task stopped: bucket" in first.stderr and "does not exist" in first.stderr
+        assert f"ferry cp --recover {task_id_of(first)}" in first.stderr
+        # it stopped at the first refusal instead of sending every object to the same fate
+        assert sum(1 for r in proxy.requests if r.method == "PUT") <= 8
+        s3.create_bucket(Bucket=missing)
+        try:
+            again = ferry("cp", "--recover", task_id_of(first), config_path=config)
+            assert again.returncode == 0, again.stderr
+            assert len(keys(s3, missing, "p/")) == 60
+        finally:
+            for key in keys(s3, missing):
+                s3.delete_object(Bucket=missing, Key=key)
+            s3.delete_bucket(Bucket=missing)

@@ -12,7 +12,7 @@ from tests.conftest import MiB, make_file, sha256_file, sha256_object, spawn_fer
 pytestmark = pytest.mark.integration
 
 SIZE = 40 * MiB + 4321
-FLAGS = ["--threshold", "6MiB", "--part-size", "5MiB", "-p", "2"]
+FLAGS = ["--threshold", "6MiB", "--copy-threshold", "6MiB", "--part-size", "5MiB", "-p", "2"]
 
 
 def parts_recorded(area: Path) -> int:

@@ -15,7 +15,8 @@ SIZES = {
     "threshold+1": THRESHOLD + 1,
     "parts-with-short-tail": 3 * PART + 123_457,
 }
-FLAGS = ["--threshold", "6MiB", "--part-size", "5MiB", "-p", "3", "--verify-length", "--verify-md5"]
+FLAGS = ["--threshold", "6MiB", "--copy-threshold", "6MiB", "--part-size", "5MiB", "-p", "3"]
+FLAGS += ["--verify-length", "--verify-md5"]
 
 
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
@@ -83,6 +84,7 @@ def test_library_api_with_progress_callback(tmp_path, config, s3, bucket, home, 
         f"rgw://{bucket}/api.bin", f"rgw://{bucket}/api-copy.bin", threshold=THRESHOLD, config=config
     )
     assert result.server_side
+    assert not result.multipart  # below the copy threshold (4 GiB): one CopyObject, however large
     assert sha256_object(s3, bucket, "api-copy.bin") == digest
 
 

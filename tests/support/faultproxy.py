@@ -74,7 +74,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Final, NamedTuple
@@ -216,6 +216,8 @@ class RequestRecord:
     resp_bytes: int = 0
     rule: int | str | None = None
     error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """The request's headers, lower-case names."""
 
     @property
     def outcome(self) -> int | str | None:
@@ -754,8 +756,8 @@ class FaultProxy:
                 return ident, rule
         return None
 
-    def _new_record(self, method: str, path: str) -> RequestRecord:
-        rec = RequestRecord(method, path)
+    def _new_record(self, method: str, path: str, headers: dict[str, str]) -> RequestRecord:
+        rec = RequestRecord(method, path, headers=dict(headers))
         with self._lock:
             self._requests.append(rec)
         return rec
@@ -947,7 +949,7 @@ class _ClientConnection:
         if len(parts) != 3 or not parts[2].startswith("HTTP/"):
             raise _BadMessage(f"bad request line {head.start_line[:80]!r}")
         method, target, version = parts
-        req = _Request(head, method, target, version, self.proxy._new_record(method, target))
+        req = _Request(head, method, target, version, self.proxy._new_record(method, target, head.headers))
         try:
             return self._serve(req)
         except (_PeerError, _BadMessage) as exc:

@@ -8,9 +8,12 @@ import tracemalloc
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ferry.errors import TaskNotFoundError, TransferError
 from ferry.tasks.journal import JournalDamagedError, PlannedObject, TaskJournal, list_tasks, remove_task
+from ferry.tasks.runner import CostStats
 
 
 def planned(n, start=0):
@@ -135,3 +138,13 @@ def test_requeue_puts_chosen_states_back_but_not_unsafe_keys(tmp_path):
     assert counts["pending"].count == 3 and counts["skipped"].count == 1
     assert counts["failed"].count == 1  # the unsafe key stays failed: no retry can help it
     assert [o.reason for o in journal.objects(("pending",))] == [None, None, None]
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=50))
+def test_cost_stats_match_the_list_they_replace(costs):
+    stats = CostStats()
+    for cost in costs:
+        stats.add(cost)
+    assert stats.count == len(costs)
+    assert stats.longest == max(costs) and stats.shortest == min(costs)
+    assert stats.average == pytest.approx(sum(costs) / len(costs))

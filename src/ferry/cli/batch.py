@@ -6,10 +6,11 @@ applies them again; a flag given to the recover overrides the kept value.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,14 @@ from ferry.config import Config, ferry_home
 from ferry.errors import IncompleteError, InterruptedTransfer, UsageError
 from ferry.storage import StoreOpener
 from ferry.storage.s3 import ClientSettings
-from ferry.tasks import runner
-from ferry.tasks.filters import ObjectFilter
+from ferry.tasks import runner, urllist
+from ferry.tasks.assemble import journal_state, task_filter, task_jobs, task_large_jobs, task_options
 from ferry.tasks.journal import JournalObject, PlannedObject, StateCount, TaskJournal
 from ferry.tasks.reports import ReportWriter, clear_failure_reports
 from ferry.transfer.engine import transfer_kind
-from ferry.transfer.options import parse_meta, resolve_options
+from ferry.transfer.options import check_payer
 from ferry.units import format_size
 from ferry.urls import LocalLocation, parse_location
-
-DEFAULT_JOBS = 4
 
 
 def merge_options(kept: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +51,7 @@ def run_batch(
     clear: bool = False,
     dry_run: bool = False,
     json_output: bool = False,
+    cdn_auth_key: str | None = None,
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
@@ -75,43 +75,27 @@ def run_batch(
         raw = {k: v for k, v in given.items() if v not in (None, False, [], ())}
         journal = None
 
-    options = resolve_options(
-        config.defaults,
-        threshold=raw.get("threshold"),
-        part_size=raw.get("part_size"),
-        parallel=raw.get("parallel"),
-        checkpoint_dir=raw.get("checkpoint_dir"),
-        verify_length=bool(raw.get("verify_length")),
-        verify_md5=bool(raw.get("verify_md5")),
-        metadata=parse_meta(raw["meta"]) if raw.get("meta") else None,
-        acl=raw.get("acl"),
-        storage_class=raw.get("storage_class"),
-        stream_copy=bool(raw.get("crr")),
-        retries=raw.get("retries"),
-        bwlimit=raw.get("bwlimit"),
-        incremental=bool(raw.get("incremental")),
-    )
-    jobs = int(raw.get("jobs") or DEFAULT_JOBS)
-    if not 1 <= jobs <= 1000:
-        raise UsageError(f"invalid job count {jobs}: it must be between 1 and 1000")
-    object_filter = ObjectFilter.build(
-        list(raw.get("include") or []),
-        list(raw.get("exclude") or []),
-        raw.get("time_range"),
-        bool(raw.get("mf")),
-    )
+    options = task_options(config.defaults, raw)  # the same assembly as the migration service's
+    jobs = task_jobs(raw)
+    object_filter = task_filter(raw)
 
-    source, destination = parse_location(source_text), parse_location(destination_text)
+    # The planner: the source's listing, or (option url_list) the lines of the URL list file named as the
+    # task's source, fetched from their hosts by one HTTP source.
+    url_list = Path(source_text) if raw.get("url_list") else None
+    source = parse_location(source_text) if url_list is None else None
+    destination = parse_location(destination_text)
     opener = StoreOpener(
         config,
         ClientSettings(
             connect_timeout=config.defaults.connect_timeout,
             read_timeout=config.defaults.read_timeout,
             max_connections=max(16, jobs * options.parallel + 4),
+            request_payer=check_payer(raw.get("payer")),
         ),
         temp_dir=Path(raw["temp_dir"]) if raw.get("temp_dir") else None,
+        cdn_auth_key=cdn_auth_key,
     )
-    src_store, src_root = opener.open(source)
+    src_store, src_root = opener.open(source) if source is not None else (opener.http_source(), "")
     dst_store, dst_root = opener.open(destination)
     kind = transfer_kind(src_store, dst_store)
     if isinstance(source, LocalLocation):
@@ -123,10 +107,26 @@ def run_batch(
             raise UsageError(f"{destination.path} is not a directory")
         dst_root = str(destination.path.absolute())
 
+    planned_objects: Callable[[], Iterator[PlannedObject]]
+    if url_list is not None:
+        planned_objects = functools.partial(
+            urllist.url_list_objects,
+            url_list,
+            src_store,
+            dst_store,
+            dst_root,
+            object_filter,
+            workers=min(32, 2 * jobs),
+        )
+    else:
+        planned_objects = functools.partial(
+            runner.planned_objects, src_store, src_root, dst_store, dst_root, object_filter
+        )
+
     if dry_run:
         planned: Iterable[PlannedObject | JournalObject]
         if journal is None:
-            planned = runner.planned_objects(src_store, src_root, dst_store, dst_root, object_filter)
+            planned = planned_objects()
         else:
             if not journal.info().listing_complete:
                 console.print(
@@ -154,7 +154,8 @@ def run_batch(
     stop = threading.Event()
     try:
         if not journal.info().listing_complete:
-            runner.plan(journal, src_store, src_root, dst_store, dst_root, object_filter)
+            journal.add_planned(planned_objects())
+            journal.finish_listing()
         counts = journal.counts()
         todo = counts["pending"].count + counts["failed"].count
         todo_bytes = counts["pending"].bytes + counts["failed"].bytes
@@ -170,7 +171,10 @@ def run_batch(
         if bar is not None:
             bar.__enter__()
         try:
-            outcome = runner.run(journal, src_store, dst_store, options, jobs, progress, stop, reports)
+            large_jobs = task_large_jobs(raw)
+            outcome = runner.run(
+                journal, src_store, dst_store, options, jobs, progress, stop, reports, large_jobs
+            )
         finally:
             reports.close()
             if bar is not None:
@@ -191,6 +195,11 @@ def run_batch(
         print_task_summary(outcome)
     if outcome.interrupted:
         raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}")
+    if outcome.stopped_by is not None:
+        raise type(outcome.stopped_by)(
+            f"the task stopped: {outcome.stopped_by.message}; once that is fixed, continue it with: "
+            f"ferry cp --recover {task_id}"
+        )
     if final["failed"].count or final["pending"].count:
         left = final["failed"].count + final["pending"].count
         raise IncompleteError(
@@ -199,12 +208,6 @@ def run_batch(
     if clear:
         clear_failure_reports(output_dir, task_id)
     return outcome
-
-
-def journal_state(outcome: runner.TaskOutcome, final: dict[str, StateCount]) -> str:
-    if outcome.interrupted:
-        return "interrupted"
-    return "failed" if final["failed"].count or final["pending"].count else "succeeded"
 
 
 def _summary_json(
@@ -269,7 +272,7 @@ def _checkpoint_dir(value: str | Path | None) -> Path:
 
 def print_task_summary(outcome: runner.TaskOutcome) -> None:
     """The closing summary of obsutil's task commands."""
-    costs = [c * 1000 for c in outcome.costs] or [0.0]
+    costs = outcome.costs
     done = outcome.succeeded + outcome.failed
     tps = done / outcome.elapsed if outcome.elapsed > 0 else 0.0
     print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
@@ -278,8 +281,8 @@ def print_task_summary(outcome: runner.TaskOutcome) -> None:
     print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
     print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
     print(
-        f"Metrics [max cost:{max(costs):.0f} ms, min cost:{min(costs):.0f} ms, "
-        f"average cost:{sum(costs) / len(costs):.2f} ms, average tps:{tps:.2f}, "
+        f"Metrics [max cost:{costs.longest * 1e3:.0f} ms, min cost:{costs.shortest * 1e3:.0f} ms, "
+        f"average cost:{costs.average * 1e3:.2f} ms, average tps:{tps:.2f}, "
         f"transferred size:{format_size(outcome.transferred)}]"
     )
     print(f"\nTask id: {outcome.task_id}", flush=True)

@@ -18,11 +18,12 @@ from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
+from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import load_config
-from ferry.errors import FerryError, InterruptedTransfer, UsageError
+from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
 from ferry.transfer.engine import TransferResult
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import parse_meta, resolve_options
@@ -36,6 +37,9 @@ app = typer.Typer(
 )
 
 app.add_typer(task_commands.app, name="task")
+app.add_typer(service_commands.token_app, name="token")
+app.add_typer(service_commands.group_app, name="group")
+app.command("serve")(service_commands.serve)
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.
@@ -54,11 +58,29 @@ def cp(
         bool, typer.Option("-r", "--recursive", help="Copy a folder or prefix as a task.")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("-j", "--jobs", help="Objects at once in a task. [default: 4]")
+        int | None,
+        typer.Option(
+            "-j", "--jobs", help="Objects at once in a task. [default: 16, at most 4 of them large]"
+        ),
     ] = None,
     recover: Annotated[
         str | None,
         typer.Option("--recover", help="Finish the task with this id: only what is not done yet moves."),
+    ] = None,
+    url_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--url-list", help="A task from a file of 'URL<TAB>destination key' lines; give only DESTINATION."
+        ),
+    ] = None,
+    cdn_auth_key: Annotated[
+        str | None,
+        typer.Option(
+            "--cdn-auth-key",
+            envvar="FERRY_CDN_AUTH_KEY",
+            show_default=False,
+            help="Sign http(s) requests for a CDN (type A auth_key). A secret: never stored or shown.",
+        ),
     ] = None,
     include: Annotated[
         list[str] | None,
@@ -85,6 +107,13 @@ def cp(
     threshold: Annotated[
         str | None,
         typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
+    ] = None,
+    copy_threshold: Annotated[
+        str | None,
+        typer.Option(
+            "--copy-threshold",
+            help="Server-side copies at or above this size go as parts (UploadPartCopy). [default: 4GiB]",
+        ),
     ] = None,
     part_size: Annotated[
         str | None,
@@ -114,6 +143,9 @@ def cp(
         str | None, typer.Option("--storage-class", "--sc", help="Storage class.")
     ] = None,
     meta: Annotated[str | None, typer.Option("--meta", help="User metadata, k1:v1#k2:v2.")] = None,
+    payer: Annotated[
+        str | None, typer.Option("--payer", help="'requester': the requester pays (requester-pays buckets).")
+    ] = None,
     crr: Annotated[bool, typer.Option("--crr", help="Copy through this machine, never server-side.")] = False,
     bwlimit: Annotated[
         str | None, typer.Option("--bwlimit", help="Bandwidth limit per second, e.g. 20MiB.")
@@ -146,6 +178,7 @@ def cp(
     if (
         recursive
         or recover
+        or url_list
         or include
         or exclude
         or time_range
@@ -154,12 +187,13 @@ def cp(
         or output_dir
         or clear
     ):
-        if not (recursive or recover):
+        if not (recursive or recover or url_list):
             raise UsageError(
                 "--include, --exclude, --time-range, --mf, -j, -o and --clear apply to tasks: add -r"
             )
         given = {
             "threshold": threshold,
+            "copy_threshold": copy_threshold,
             "part_size": part_size,
             "parallel": parallel,
             "checkpoint_dir": str(checkpoint_dir) if checkpoint_dir else None,
@@ -170,6 +204,7 @@ def cp(
             "storage_class": storage_class,
             "meta": meta,
             "crr": crr,
+            "payer": payer,
             "bwlimit": bwlimit,
             "retries": retries,
             "jobs": jobs,
@@ -179,7 +214,10 @@ def cp(
             "mf": mf,
             "output_dir": str(output_dir) if output_dir else None,
             "incremental": incremental,
+            "url_list": url_list is not None,
         }
+        if url_list is not None:
+            source, destination = _url_list_task(url_list, source, destination, recover)
         run_batch(
             source,
             destination,
@@ -191,6 +229,7 @@ def cp(
             clear=clear,
             dry_run=dry_run,
             json_output=json_output,
+            cdn_auth_key=cdn_auth_key,
         )
         return
     if source is None or destination is None:
@@ -198,6 +237,7 @@ def cp(
     options = resolve_options(
         settings.defaults,
         threshold=threshold,
+        copy_threshold=copy_threshold,
         part_size=part_size,
         parallel=parallel,
         checkpoint_dir=checkpoint_dir,
@@ -223,7 +263,15 @@ def cp(
     else:
         listener = PlainListener()
     transfer = prepare_transfer(
-        source, destination, options, config=settings, temp_dir=temp_dir, listener=listener, stop=stop
+        source,
+        destination,
+        options,
+        config=settings,
+        temp_dir=temp_dir,
+        listener=listener,
+        stop=stop,
+        cdn_auth_key=cdn_auth_key,
+        request_payer=payer,
     )
     ask = not force and not dry_run and sys.stdin.isatty()
     if (
@@ -242,6 +290,20 @@ def cp(
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
         _print_summary(result)
+
+
+def _url_list_task(
+    url_list: Path, source: str | None, destination: str | None, recover: str | None
+) -> tuple[str, str]:
+    """``cp --url-list FILE DST``: the task's source is the list file, absolute so a recover finds it."""
+    if recover:
+        raise UsageError("--recover finishes a task with its own URL list: give no --url-list")
+    if source is None or destination is not None:
+        raise UsageError("--url-list FILE takes one location: the destination")
+    path = url_list.expanduser().absolute()
+    if not path.is_file():
+        raise NotFoundError(f"URL list {path}: no such file")
+    return str(path), source
 
 
 def _exists(store: object, key: str) -> bool:

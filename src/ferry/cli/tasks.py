@@ -122,6 +122,15 @@ def resume_command(
     checkpoint_dir: CheckpointDir = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress, only the result.")] = False,
     config: ConfigPath = None,
+    cdn_auth_key: Annotated[
+        str | None,
+        typer.Option(
+            "--cdn-auth-key",
+            envvar="FERRY_CDN_AUTH_KEY",
+            show_default=False,
+            help="Sign http(s) requests of a URL list for a CDN (type A). Never stored or shown.",
+        ),
+    ] = None,
 ) -> None:
     """Finish a task, as ``ferry cp --recover TASK_ID``."""
     from ferry.cli.batch import run_batch
@@ -135,6 +144,7 @@ def resume_command(
         config=load_config(config),
         quiet=quiet,
         console=Console(stderr=True),
+        cdn_auth_key=cdn_auth_key,
     )
 
 

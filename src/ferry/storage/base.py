@@ -116,6 +116,15 @@ class Capabilities:
     max_parts: int = 10_000
     is_local: bool = False
     """The local filesystem: decides whether a transfer is an upload, a download or a copy."""
+    sequential_parts: bool = False
+    """Parts must reach the store one at a time and in order, each starting where the last one ended (a GCS
+    resumable session is one growing byte stream). Such a store implements :class:`SequentialStore`."""
+    part_granularity: int = 1
+    """Every part but the last must be a multiple of this many bytes (GCS: 256 KiB); the engine rounds
+    the part size up to it."""
+    part_etags_are_md5: bool = True
+    """A confirmed part's ETag is the MD5 of its bytes (S3), so ``--verify-md5`` checks each part as it
+    lands. False where a part's ETag is only a label (GCS sessions)."""
 
 
 @runtime_checkable
@@ -186,4 +195,16 @@ class Store(Protocol):
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         """(key, upload id, when it was started) of every unfinished multipart upload under ``prefix``."""
+        ...
+
+
+class SequentialStore(Store, Protocol):
+    """A store whose capabilities declare ``sequential_parts``: what it holds of an unfinished upload is a
+    byte count, so telling which parts it holds needs the part size too."""
+
+    def list_parts(
+        self, key: str, upload_id: str, size: int, part_size: int | None = None
+    ) -> dict[int, PartResult] | None:
+        """The parts of ``part_size`` that lie wholly within the bytes the store confirms; ``None`` (the
+        upload is intact) without a part size. UploadGoneError when the upload no longer exists."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
@@ -21,6 +21,7 @@ import urllib3.exceptions
 from ferry.config import RemoteConfig
 from ferry.errors import (
     BucketError,
+    BucketMissingError,
     CredentialsError,
     FerryError,
     NotFoundError,
@@ -110,6 +111,8 @@ class ClientSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_connections: int = 16
+    request_payer: str | None = None
+    """``requester``: every request that can carry it says the requester pays (obsutil's ``-payer``)."""
 
 
 def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Client, str | None]:
@@ -150,7 +153,19 @@ def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Clien
         )
     except ValueError as exc:  # a malformed endpoint URL
         raise UsageError(f"remote {remote.name!r}: invalid endpoint: {exc}") from None
+    if settings.request_payer:
+        client.meta.events.register("before-parameter-build.s3", _payer_adder(settings.request_payer))
     return cast("S3Client", client), access_key
+
+
+def _payer_adder(payer: str) -> Callable[..., None]:
+    """An event handler that sets ``RequestPayer`` on every operation whose input has that member."""
+
+    def add(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if "RequestPayer" in model.input_shape.members:
+            params.setdefault("RequestPayer", payer)
+
+    return add
 
 
 class S3Store:
@@ -361,7 +376,7 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
         if code == "NoSuchUpload":
             return UploadGoneError(f"{where}: the multipart upload no longer exists")
         if code == "NoSuchBucket":
-            return BucketError(f"bucket {store.bucket!r} does not exist at {endpoint}")
+            return BucketMissingError(f"bucket {store.bucket!r} does not exist at {endpoint}")
         if code in ("NoSuchKey", "404", "NotFound"):
             return NotFoundError(f"{where}: no such object")
         if code in _CREDENTIAL_CODES:

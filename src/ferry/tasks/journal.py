@@ -150,25 +150,31 @@ class TaskJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise TransferError(f"task {task_id} already exists")
-        journal = cls(path, cls._connect(path))
-        now = time.time()
-        with journal._transaction():
+        # Built aside and linked into place whole: a reader (or a crash) never meets a journal without
+        # its tables, and an existing journal is never replaced.
+        staging = path.with_name(f"{path.name}.new")
+        staging.unlink(missing_ok=True)
+        building = sqlite3.connect(staging, isolation_level=None)
+        try:
+            now = time.time()
+            building.execute("BEGIN")
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                journal._db.execute(statement)
-            journal._db.execute(
+                building.execute(statement)
+            building.execute(
                 "INSERT INTO task VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)",
-                (
-                    task_id,
-                    kind,
-                    source,
-                    destination,
-                    json.dumps(options, sort_keys=True),
-                    now,
-                    now,
-                    SCHEMA_VERSION,
-                ),
-            )
-        return journal
+                (task_id, kind, source, destination, json.dumps(options, sort_keys=True), now, now,
+                 SCHEMA_VERSION),
+            )  # fmt: skip
+            building.execute("COMMIT")
+        finally:
+            building.close()
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            raise TransferError(f"task {task_id} already exists") from None
+        finally:
+            staging.unlink(missing_ok=True)
+        return cls(path, cls._connect(path))
 
     @classmethod
     def open(cls, directory: Path, task_id: str) -> TaskJournal:

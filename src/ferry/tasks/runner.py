@@ -6,6 +6,7 @@ pending ones go again, and a large one resumes from its part record.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -33,6 +34,26 @@ from ferry.transfer.ratelimit import RateLimiter
 
 
 @dataclass
+class CostStats:
+    """How long objects took, kept as running figures: a task of millions of objects keeps no list."""
+
+    count: int = 0
+    total: float = 0.0
+    longest: float = 0.0
+    shortest: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.shortest = seconds if self.count == 0 else min(self.shortest, seconds)
+        self.longest = max(self.longest, seconds)
+        self.total += seconds
+        self.count += 1
+
+    @property
+    def average(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+@dataclass
 class TaskOutcome:
     """What one run of a task did; ``transferred`` counts only the bytes this run moved."""
 
@@ -42,9 +63,12 @@ class TaskOutcome:
     skipped: int = 0
     succeed_bytes: int = 0
     transferred: int = 0
-    costs: list[float] = field(default_factory=list)
+    costs: CostStats = field(default_factory=CostStats)
     elapsed: float = 0.0
     interrupted: bool = False
+    stopped_by: FerryError | None = None
+    """The first error that stopped the task (see ``FerryError.stops_task``); objects not started stay
+    pending for a recover."""
 
 
 class TaskProgress(TransferListener):
@@ -143,25 +167,35 @@ def run(
     progress: TaskProgress,
     stop: threading.Event,
     reports: ReportWriter | None = None,
+    large_jobs: int | None = None,
 ) -> TaskOutcome:
-    """Move every pending or failed object of the journal, ``jobs`` at a time, recording each outcome as
-    it happens. A stop request lets objects in flight end (they stay resumable) and starts no new one."""
+    """Move every pending or failed object of the journal, ``jobs`` at a time (of which at most
+    ``large_jobs`` at or above the threshold, each with its own parts in flight, so memory stays bounded),
+    recording each outcome as it happens. A stop request lets objects in flight end (they stay resumable)
+    and starts no new one."""
     outcome = TaskOutcome(task_id=journal.info().task_id)
     limiter = RateLimiter(options.bwlimit) if options.bwlimit else None  # one limit for the whole task
     lock = threading.Lock()
     started = time.monotonic()
     slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat
+    large = threading.BoundedSemaphore(min(jobs, large_jobs or jobs))
 
     def one(obj: JournalObject) -> None:
+        if outcome.stopped_by is not None:  # queued before the task stopped: it stays pending
+            return
         begin = time.monotonic()
         try:
-            transferred, notices, skipped = _move(obj, source, dest, options, progress, stop, limiter)
+            with large if obj.size >= options.threshold else contextlib.nullcontext():
+                transferred, notices, skipped = _move(obj, source, dest, options, progress, stop, limiter)
         except InterruptedTransfer:
             with lock:
                 outcome.interrupted = True
             return
         except FerryError as exc:
             reason = exc.message
+            if exc.stops_task:
+                with lock:
+                    outcome.stopped_by = outcome.stopped_by or exc
         except Exception as exc:  # one object's bug must not sink the task: it is reported as its failure
             reason = f"unexpected {type(exc).__name__}: {exc}"
         else:
@@ -184,7 +218,7 @@ def run(
                 outcome.succeeded += 1
                 outcome.succeed_bytes += obj.size
                 outcome.transferred += transferred
-                outcome.costs.append(time.monotonic() - begin)
+                outcome.costs.add(time.monotonic() - begin)
             progress.object_done(obj, True, None)
             return
         journal.mark(obj.seq, "failed", reason=reason)
@@ -192,7 +226,7 @@ def run(
             reports.failed(obj.source_key, obj.dest_key, obj.size, reason, (time.monotonic() - begin) * 1e3)
         with lock:
             outcome.failed += 1
-            outcome.costs.append(time.monotonic() - begin)
+            outcome.costs.add(time.monotonic() - begin)
         progress.object_done(obj, False, reason)
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-object") as pool:
@@ -204,6 +238,8 @@ def run(
                         reports.failed(obj.source_key, obj.dest_key, obj.size, obj.reason or "", 0.0)
                     progress.object_done(obj, False, obj.reason)
                     continue
+                if outcome.stopped_by is not None:
+                    break
                 if stop.is_set():
                     outcome.interrupted = True
                     break
@@ -234,7 +270,9 @@ def _move(
         elif not options.dry_run:
             dest.put(obj.dest_key, b"", WriteOptions())
         return 0, [], None
-    result = ObjectTransfer(
-        source, obj.source_key, dest, obj.dest_key, options, progress, stop, limiter
-    ).run()
+    listed = ObjectInfo(obj.source_key, obj.size, obj.mtime, obj.etag)
+    transfer = ObjectTransfer(
+        source, obj.source_key, dest, obj.dest_key, options, progress, stop, limiter, listed
+    )
+    result = transfer.run()
     return result.transferred, result.notices, result.skipped

@@ -10,7 +10,12 @@ from pathlib import Path
 from ferry.config import Defaults, ferry_home
 from ferry.errors import UsageError
 from ferry.storage.base import WriteOptions
-from ferry.transfer.parts import DEFAULT_THRESHOLD, check_part_size
+from ferry.transfer.parts import (
+    DEFAULT_COPY_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    MAX_COPY_OBJECT,
+    check_part_size,
+)
 from ferry.transfer.retry import RetryPolicy
 from ferry.units import parse_size
 
@@ -23,6 +28,10 @@ def default_checkpoint_dir() -> Path:
 class TransferOptions:
     threshold: int = DEFAULT_THRESHOLD
     """Objects of this size or more go multipart, with a part record."""
+    copy_threshold: int = DEFAULT_COPY_THRESHOLD
+    """The same for server-side copies. Their bytes never cross the network, so one CopyObject request
+    (which many servers, Ceph among them, complete without copying data) is worth far more than the
+    resumability of parts below this size; S3 allows one request up to 5 GB."""
     part_size: int | None = None
     """``None`` picks a size from the object's size (``auto``)."""
     parallel: int = 4
@@ -101,10 +110,21 @@ def check_storage_class(name: str | None) -> str | None:
         raise UsageError(f"invalid --storage-class {name!r}: expected one of {choices}") from None
 
 
+PAYERS = ("requester",)
+
+
+def check_payer(value: str | None) -> str | None:
+    """obsutil's ``-payer``: only ``requester`` means anything (the bucket owner pays otherwise)."""
+    if value is None or value in PAYERS:
+        return value
+    raise UsageError(f"invalid --payer {value!r}: the only payer is 'requester'")
+
+
 def resolve_options(
     defaults: Defaults,
     *,
     threshold: str | int | None = None,
+    copy_threshold: str | int | None = None,
     part_size: str | int | None = None,
     parallel: int | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -125,6 +145,14 @@ def resolve_options(
         return value if isinstance(value, int) else parse_size(value, what=what)
 
     threshold_bytes = size(threshold if threshold is not None else defaults.threshold, "threshold")
+    copy_bytes = size(
+        copy_threshold if copy_threshold is not None else defaults.copy_threshold, "copy threshold"
+    )
+    if copy_bytes > MAX_COPY_OBJECT:
+        raise UsageError(
+            f"invalid copy threshold {copy_threshold or defaults.copy_threshold}: "
+            "one CopyObject request copies at most 5 GB"
+        )
     chosen_part = part_size if part_size is not None else defaults.part_size
     part_bytes = None if chosen_part == "auto" else check_part_size(size(chosen_part, "part size"))
     jobs = parallel if parallel is not None else defaults.parallel
@@ -142,6 +170,7 @@ def resolve_options(
             raise UsageError(f"invalid metadata key {key!r}")
     return TransferOptions(
         threshold=threshold_bytes,
+        copy_threshold=copy_bytes,
         part_size=part_bytes,
         parallel=jobs,
         checkpoint_dir=Path(cpd).expanduser() if cpd else default_checkpoint_dir(),

@@ -17,6 +17,10 @@ MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10_000
 AUTO_BASE_PART_SIZE = 8 * 1024**2
 DEFAULT_THRESHOLD = 50 * 1024**2
+MAX_COPY_OBJECT = 5 * 1000**3
+"""S3's limit for one CopyObject request (5 GB)."""
+DEFAULT_COPY_THRESHOLD = 4 * 1024**3
+"""Server-side copies below this go in one CopyObject request (rclone's cutoff is close: 4.6 GiB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,16 @@ def choose_part_size(object_size: int, requested: int | None = None, *, max_part
     while -(-object_size // size) > max_parts:
         size *= 2
     return min(size, MAX_PART_SIZE)
+
+
+def align_part_size(part_size: int, granularity: int) -> int:
+    """``part_size`` rounded up to a multiple of ``granularity``, a store's unit for parts (a GCS resumable
+    session takes every chunk but the last in multiples of 256 KiB). Rounding up can only lower the part
+    count, so a size :func:`choose_part_size` picked stays within its part limit. ``granularity`` must
+    divide MAX_PART_SIZE, so a part size within the limits stays within them."""
+    if granularity <= 0 or MAX_PART_SIZE % granularity:
+        raise ValueError(f"part granularity {granularity} must be positive and divide {MAX_PART_SIZE}")
+    return -(-part_size // granularity) * granularity
 
 
 def split(object_size: int, part_size: int) -> list[Span]:

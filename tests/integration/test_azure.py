@@ -7,29 +7,21 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from tests.conftest import MiB, make_file, sha256_file, sha256_object, spawn_ferry, write_remotes
-from tests.support.azurite import Azurite, block_lists, sha256_blob, start_azurite
+from tests.support.azurite import block_lists, sha256_blob
 
 import ferry as ferry_lib
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.emulators"]  # azurite, container
 
 THRESHOLD = 256 * 1024
 PART = MiB
 FLAGS = ["--threshold", "256KiB", "--part-size", "1MiB"]
 ACCOUNT_KEY_PART = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq"
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Azurite:
-    try:
-        return start_azurite()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture(autouse=True)
@@ -45,16 +37,6 @@ def config(tmp_path, rgw, azurite) -> Path:
     with path.open("a") as handle:
         handle.write(f'[remotes.azr]\ntype = "azure"\nconnection_string = "{azurite.connection_string}"\n')
     return path
-
-
-@pytest.fixture
-def container(azurite):
-    """A fresh container, deleted afterwards with everything in it (uncommitted blocks included)."""
-    name = f"t-{uuid.uuid4().hex[:16]}"
-    client = azurite.service().get_container_client(name)
-    client.create_container()
-    yield client
-    client.delete_container()
 
 
 def parts_recorded(area: Path) -> int:

@@ -27,7 +27,7 @@ from tests.conftest import (
     spawn_ferry,
     write_remotes,
 )
-from tests.support.gcs import gcs_keys, sha256_gcs, start_emulator, temporary_bucket
+from tests.support.gcs import gcs_keys, sha256_gcs
 
 import ferry as ferry_api
 from ferry.config import RemoteConfig
@@ -38,27 +38,10 @@ from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import split
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.emulators"]  # emulator, gcs, gbucket
 
 KiB = 1024
 SMALL = ["--threshold", "256KiB", "--part-size", "512KiB"]
-
-
-@pytest.fixture(scope="session")
-def emulator():
-    try:
-        return start_emulator()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="session")
-def gcs(emulator):
-    return emulator.client()
-
-
-@pytest.fixture
-def gbucket(gcs):
-    yield from temporary_bucket(gcs)
 
 
 @pytest.fixture

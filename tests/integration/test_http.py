@@ -3,18 +3,14 @@
 
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from tests.conftest import (
-    REPO,
     MiB,
     Run,
     ferry_cmd,
@@ -34,48 +30,10 @@ from ferry.storage.http import HttpSource
 from ferry.tasks.reports import unescape_field
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.emulators"]  # nginx, site
 
 FLAGS = ["--threshold", "6MiB", "--part-size", "5MiB"]
 WRONG_KEY = "not-the-right-key-5c2e9a"
-
-
-@dataclass(frozen=True)
-class Nginx:
-    url: str
-    www: Path
-    key: str
-    access_log: Path
-
-
-@pytest.fixture(scope="session")
-def nginx() -> Nginx:
-    """The real nginx. ``make test`` starts it; starting it here too keeps plain ``pytest`` working."""
-    started = subprocess.run(
-        ["bash", str(REPO / "scripts" / "nginx.sh"), "start"], capture_output=True, text=True, timeout=120
-    )
-    if started.returncode != 0:
-        pytest.fail(f"could not start nginx:\n{started.stderr[-3000:]}")
-    env = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
-    run_dir = Path(env["FERRY_NGINX_DIR"])
-    return Nginx(
-        env["FERRY_NGINX_URL"],
-        Path(env["FERRY_NGINX_WWW"]),
-        env["FERRY_NGINX_CDN_KEY"],
-        run_dir / "access.log",
-    )
-
-
-@pytest.fixture
-def site(nginx):
-    """A fresh folder name, present under www/ and under each special location; removed afterwards."""
-    name = f"t-{uuid.uuid4().hex[:12]}"
-    folders = [nginx.www / name] + [nginx.www / s / name for s in ("signed", "noetag", "nohead", "noranges")]
-    for folder in folders:
-        folder.mkdir(parents=True)
-        folder.chmod(0o755)
-    yield name
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_ferry(config, home, *args, env=None, timeout=180) -> Run:

@@ -4,6 +4,7 @@
 # virtualenv under .run/ (it pins botocore), rclone from Debian. BENCH_ARGS go to single.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+py=$(command -v python)  # ferry's python, before the AWS CLI's virtualenv joins PATH
 tools=.run/bench-tools
 if [ ! -x "$tools/bin/aws" ]; then
     python3 -m venv "$tools"
@@ -12,7 +13,8 @@ fi
 if ! command -v rclone >/dev/null; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q rclone
 fi
-export PATH="$PWD/$tools/bin:$PATH"
-python bench/single.py ${BENCH_ARGS:-}
-python bench/tasks.py
-python bench/memory.py --counts 10000,100000
+export PATH="$PATH:$PWD/$tools/bin"  # after ferry's: only `aws` is taken from it
+command -v aws | grep -q "$tools" || { echo "run.sh: another aws is first on PATH" >&2; }
+"$py" bench/single.py ${BENCH_ARGS:-}
+"$py" bench/tasks.py
+"$py" bench/memory.py --counts 10000,100000

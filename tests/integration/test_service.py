@@ -3,13 +3,10 @@ SQLite and PostgreSQL, the fault proxy, SIGKILL and restart, and the ``ferry gro
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -17,13 +14,25 @@ import psycopg
 import pytest
 from tests.conftest import MiB
 from tests.support.faultproxy import FaultProxy, Rule
-from tests.support.service import Api, Service, ferry_run, files_containing, free_port, node
+from tests.support.service import (
+    Api,
+    Service,
+    api_for,
+    assert_error,
+    assert_no_secrets,
+    create,
+    digests,
+    ferry_run,
+    free_port,
+    node,
+    put_objects,
+    secrets_of,
+)
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SMALL = {"threshold": "6MiB", "part_size": "5MiB"}
-ERROR_KEYS = {"error_code", "error_msg"}
 
 
 # --- fixtures -----------------------------------------------------------------------------------------------
@@ -84,40 +93,7 @@ def seen():
     return []
 
 
-def api_for(service: Service, seen: list[str], project: str = "proj-1", token: str | None = None) -> Api:
-    return Api(service, token if token is not None else service.token(project), project, seen)
-
-
 # --- helpers ------------------------------------------------------------------------------------------------
-
-
-def put_objects(client, bucket: str, objects: dict[str, int]) -> dict[str, str]:
-    """Upload random objects (key -> size); returns key -> SHA-256."""
-
-    def one(item: tuple[str, int]) -> tuple[str, str]:
-        key, size = item
-        data = os.urandom(size)
-        client.put_object(Bucket=bucket, Key=key, Body=data)
-        return key, hashlib.sha256(data).hexdigest()
-
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(one, objects.items()))
-
-
-def digests(client, bucket: str, prefix: str = "") -> dict[str, str]:
-    """key (without ``prefix``) -> SHA-256 of every object under ``prefix``."""
-    keys = [
-        obj["Key"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for obj in page.get("Contents", [])
-    ]
-
-    def one(key: str) -> tuple[str, str]:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return key[len(prefix) :], hashlib.sha256(body).hexdigest()
-
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(one, keys))
 
 
 def clear_bucket(client, bucket: str) -> None:
@@ -126,43 +102,6 @@ def clear_bucket(client, bucket: str) -> None:
         keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
         if keys:
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-
-
-def create(api: Api, src: dict, dst: dict, **fields) -> str:
-    response = api.post("/taskgroups", json={"src_node": src, "dst_node": dst, **fields})
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == ERROR_KEYS, body
-    assert body["error_code"] == code, body
-    assert body["error_msg"] and "\n" not in body["error_msg"]
-    return body
-
-
-def secrets_of(rgw) -> list[str]:
-    return [rgw.access_key, rgw.secret_key, rgw.access_key_2, rgw.secret_key_2]
-
-
-def assert_no_secrets(service: Service, seen: list[str], secrets: list[str]) -> None:
-    """No secret in the data dir (database, journals, part records, reports), the service log, FERRY_HOME,
-    any response, or (PostgreSQL) any row."""
-    assert files_containing(service.data_dir, secrets) == []
-    assert files_containing(service.home, secrets) == []
-    log = service.log()
-    assert [s for s in secrets if s in log] == []
-    assert [s for s in secrets for body in seen if s in body] == []
-    if service.db_url:
-        with psycopg.connect(service.db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-            rows = [
-                str(row)
-                for table in ("tokens", "task_groups", "tasks")
-                for row in conn.execute(f"SELECT * FROM {table}")
-            ]
-        assert rows and [s for s in secrets for row in rows if s in row] == []
 
 
 # --- the main scenario, on SQLite and PostgreSQL ------------------------------------------------------------
@@ -468,13 +407,13 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     assert_error(api.get("/nowhere"), 404, "FERRY.0404")
     assert_error(api.request("PATCH", f"/taskgroups/{group_id}"), 405, "FERRY.0405")
 
-    azure = {"cloud_type": "Azure", "bucket": "c", "connection_string": "secret-connection-string"}
+    qiniu = {"cloud_type": "Qiniu", "bucket": "c", "connection_string": "secret-connection-string"}
     body = assert_error(
-        api.post("/taskgroups", json={"src_node": azure, "dst_node": node(rgw, other_bucket)}),
+        api.post("/taskgroups", json={"src_node": qiniu, "dst_node": node(rgw, other_bucket)}),
         400,
         "FERRY.0021",
     )
-    assert "Azure" in body["error_msg"] and "secret-connection-string" not in body["error_msg"]
+    assert "Qiniu" in body["error_msg"] and "secret-connection-string" not in body["error_msg"]
     missing_sk = {**node(rgw, bucket), "sk": None}
     body = assert_error(
         api.post("/taskgroups", json={"src_node": missing_sk, "dst_node": node(rgw, other_bucket)}),

@@ -4,17 +4,20 @@ test can check that no secret ever came back)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 RUNNING = ("waiting", "executing", "stopping")
 
@@ -222,3 +225,78 @@ def files_containing(root: Path, needles: list[str]) -> list[str]:
             data = path.read_bytes()
             found += [f"{path}: {n.decode()}" for n in encoded if n in data]
     return found
+
+
+# --- helpers of the service tests -------------------------------------------------------------------------
+
+ERROR_KEYS = {"error_code", "error_msg"}
+
+
+def api_for(service: Service, seen: list[str], project: str = "proj-1", token: str | None = None) -> Api:
+    return Api(service, token if token is not None else service.token(project), project, seen)
+
+
+def put_objects(client, bucket: str, objects: dict[str, int]) -> dict[str, str]:
+    """Upload random objects (key -> size); returns key -> SHA-256."""
+
+    def one(item: tuple[str, int]) -> tuple[str, str]:
+        key, size = item
+        data = os.urandom(size)
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+        return key, hashlib.sha256(data).hexdigest()
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, objects.items()))
+
+
+def digests(client, bucket: str, prefix: str = "") -> dict[str, str]:
+    """key (without ``prefix``) -> SHA-256 of every object under ``prefix``."""
+    keys = [
+        obj["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+
+    def one(key: str) -> tuple[str, str]:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return key[len(prefix) :], hashlib.sha256(body).hexdigest()
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, keys))
+
+
+def create(api: Api, src: dict, dst: dict, **fields) -> str:
+    response = api.post("/taskgroups", json={"src_node": src, "dst_node": dst, **fields})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == ERROR_KEYS, body
+    assert body["error_code"] == code, body
+    assert body["error_msg"] and "\n" not in body["error_msg"]
+    return body
+
+
+def secrets_of(rgw) -> list[str]:
+    return [rgw.access_key, rgw.secret_key, rgw.access_key_2, rgw.secret_key_2]
+
+
+def assert_no_secrets(service: Service, seen: list[str], secrets: list[str]) -> None:
+    """No secret in the data dir (database, journals, part records, reports), the service log, FERRY_HOME,
+    any response, or (PostgreSQL) any row."""
+    assert files_containing(service.data_dir, secrets) == []
+    assert files_containing(service.home, secrets) == []
+    log = service.log()
+    assert [s for s in secrets if s in log] == []
+    assert [s for s in secrets for body in seen if s in body] == []
+    if service.db_url:
+        with psycopg.connect(service.db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            rows = [
+                str(row)
+                for table in ("tokens", "task_groups", "tasks")
+                for row in conn.execute(f"SELECT * FROM {table}")
+            ]
+        assert rows and [s for s in secrets for row in rows if s in row] == []

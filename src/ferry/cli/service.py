@@ -171,6 +171,42 @@ SrcAk = Annotated[str | None, typer.Option("--src-ak", envvar="FERRY_SRC_AK", he
 SrcSk = Annotated[str | None, typer.Option("--src-sk", envvar="FERRY_SRC_SK", help="Source secret key.")]
 DstAk = Annotated[str | None, typer.Option("--dst-ak", envvar="FERRY_DST_AK", help="Destination access key.")]
 DstSk = Annotated[str | None, typer.Option("--dst-sk", envvar="FERRY_DST_SK", help="Destination secret key.")]
+SrcConnection = Annotated[
+    str | None,
+    typer.Option(
+        "--src-connection-string",
+        envvar="FERRY_SRC_CONNECTION_STRING",
+        help="Azure source's connection string.",
+    ),
+]
+DstConnection = Annotated[
+    str | None,
+    typer.Option(
+        "--dst-connection-string",
+        envvar="FERRY_DST_CONNECTION_STRING",
+        help="Azure destination's connection string.",
+    ),
+]
+SrcKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--src-json-auth-file",
+        envvar="FERRY_SRC_JSON_AUTH_FILE",
+        help="Google source: a service-account JSON key file (its content is sent).",
+    ),
+]
+DstKeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--dst-json-auth-file",
+        envvar="FERRY_DST_JSON_AUTH_FILE",
+        help="Google destination: a service-account JSON key file (its content is sent).",
+    ),
+]
+CdnKey = Annotated[
+    str | None,
+    typer.Option("--cdn-auth-key", envvar="FERRY_CDN_AUTH_KEY", help="URL list: the CDN's key (type A)."),
+]
 Wait = Annotated[
     bool, typer.Option("--wait", help="Wait until the group stops running; exit 8 if it failed.")
 ]
@@ -184,10 +220,50 @@ def _client(server: str, token: str | None, project: str | None) -> ServiceClien
 
 
 def _credentials(
-    src_ak: str | None, src_sk: str | None, dst_ak: str | None, dst_sk: str | None
+    src_ak: str | None,
+    src_sk: str | None,
+    dst_ak: str | None,
+    dst_sk: str | None,
+    src_connection: str | None = None,
+    dst_connection: str | None = None,
+    src_key_file: Path | None = None,
+    dst_key_file: Path | None = None,
+    cdn_key: str | None = None,
 ) -> dict[str, Any]:
-    given = {"src_ak": src_ak, "src_sk": src_sk, "dst_ak": dst_ak, "dst_sk": dst_sk}
+    """The credential fields of a start or retry body (OMS's names are the source's)."""
+    given = {
+        "src_ak": src_ak,
+        "src_sk": src_sk,
+        "dst_ak": dst_ak,
+        "dst_sk": dst_sk,
+        "connection_string": src_connection,
+        "dst_connection_string": dst_connection,
+        "json_auth_file": _key_file(src_key_file),
+        "dst_json_auth_file": _key_file(dst_key_file),
+        "source_cdn_authentication_key": cdn_key,
+    }
     return {k: v for k, v in given.items() if v}
+
+
+def _key_file(path: Path | None) -> str | None:
+    """A service-account key file's content: the service takes the key itself, as OMS does."""
+    if path is None:
+        return None
+    try:
+        return path.expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the key file {path}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"the key file {path} is not a JSON key file: it is not text") from None
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    try:
+        return path.expanduser().read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"the {what} {path} is not UTF-8 text") from None
 
 
 def _size(value: str | None) -> int | str | None:
@@ -196,11 +272,19 @@ def _size(value: str | None) -> int | str | None:
 
 @group_app.command("create")
 def group_create(
-    src_bucket: Annotated[str, typer.Option("--src-bucket", help="Source bucket.")],
-    dst_bucket: Annotated[str, typer.Option("--dst-bucket", help="Destination bucket.")],
+    dst_bucket: Annotated[str, typer.Option("--dst-bucket", help="Destination bucket (Azure: container).")],
+    src_bucket: Annotated[
+        str | None,
+        typer.Option("--src-bucket", help="Source bucket (Azure: container; none for a URL list)."),
+    ] = None,
     src_type: Annotated[
-        str, typer.Option("--src-type", help="AWS, HuaweiCloud, Aliyun, Tencent, Ceph, MinIO, S3.")
-    ] = "S3",
+        str | None,
+        typer.Option(
+            "--src-type",
+            help="AWS, HuaweiCloud, Aliyun, Tencent, Ceph, MinIO, S3, Azure, Google, URLSource. "
+            "[default: S3; URLSource with --url-list]",
+        ),
+    ] = None,
     src_endpoint: Annotated[str | None, typer.Option("--src-endpoint", help="Source endpoint URL.")] = None,
     src_region: Annotated[str | None, typer.Option("--src-region", help="Source region.")] = None,
     dst_type: Annotated[str, typer.Option("--dst-type", help="Destination cloud type.")] = "S3",
@@ -219,6 +303,10 @@ def group_create(
     ] = None,
     keys_file: Annotated[
         Path | None, typer.Option("--keys-file", help="A file of object keys, one a line (LIST).")
+    ] = None,
+    url_list: Annotated[
+        Path | None,
+        typer.Option("--url-list", help="A file of 'URL<TAB>destination key' lines (a URL_LIST group)."),
     ] = None,
     overwrite: Annotated[
         str, typer.Option("--overwrite", help="always, never or if_different.")
@@ -243,22 +331,30 @@ def group_create(
     src_sk: SrcSk = None,
     dst_ak: DstAk = None,
     dst_sk: DstSk = None,
+    src_connection: SrcConnection = None,
+    dst_connection: DstConnection = None,
+    src_key_file: SrcKeyFile = None,
+    dst_key_file: DstKeyFile = None,
+    cdn_key: CdnKey = None,
     wait: Wait = False,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
     project: Project = None,
     json_output: Json = False,
 ) -> None:
-    """Create a task group (it starts at once). Keys come from flags or FERRY_SRC_AK, FERRY_SRC_SK,
-    FERRY_DST_AK, FERRY_DST_SK; they are sent to the service and never printed."""
+    """Create a task group (it starts at once). Secrets come from flags or the variables shown
+    (FERRY_SRC_AK, FERRY_SRC_SK, FERRY_DST_AK, FERRY_DST_SK for S3; FERRY_SRC_CONNECTION_STRING... for
+    Azure; FERRY_SRC_JSON_AUTH_FILE... for Google; FERRY_CDN_AUTH_KEY for a URL list); they are sent to the
+    service, which keeps what each node uses, and never printed."""
     keys = list(key or [])
     if keys_file is not None:
-        try:
-            keys += [line for line in keys_file.read_text(encoding="utf-8").splitlines() if line]
-        except OSError as exc:
-            raise UsageError(f"cannot read {keys_file}: {exc.strerror}") from None
+        keys += [line for line in _read_lines(keys_file, "keys file") if line]
     if keys and prefix:
         raise UsageError("give prefixes (--prefix) or object keys (--key, --keys-file), not both")
+    lines = _read_lines(url_list, "URL list") if url_list is not None else []
+    if url_list is not None and (keys or prefix):
+        raise UsageError("--url-list names the objects itself: give no --prefix, --key or --keys-file")
+    task_type = "URL_LIST" if url_list is not None else "LIST" if keys else "PREFIX"
     transfer = {
         "threshold": _size(threshold),
         "part_size": _size(part_size),
@@ -268,13 +364,17 @@ def group_create(
     }
     body = {
         "src_node": {
-            "cloud_type": src_type,
+            "cloud_type": src_type or ("URLSource" if url_list is not None else "S3"),
             "endpoint": src_endpoint,
             "region": src_region,
             "bucket": src_bucket,
             "ak": src_ak,
             "sk": src_sk,
+            "connection_string": src_connection,
+            "json_auth_file": _key_file(src_key_file),
+            "cdn_authentication_key": cdn_key,
             "object_key": keys or list(prefix or []),
+            "url_list": lines,
         },
         "dst_node": {
             "cloud_type": dst_type,
@@ -283,9 +383,11 @@ def group_create(
             "bucket": dst_bucket,
             "ak": dst_ak,
             "sk": dst_sk,
+            "connection_string": dst_connection,
+            "json_auth_file": _key_file(dst_key_file),
             "save_prefix": dst_prefix,
         },
-        "task_type": "LIST" if keys else "PREFIX",
+        "task_type": task_type,
         "overwrite": overwrite,
         "consistency_check": consistency_check,
         "migrate_since": since,
@@ -402,6 +504,11 @@ def group_start(
     src_sk: SrcSk = None,
     dst_ak: DstAk = None,
     dst_sk: DstSk = None,
+    src_connection: SrcConnection = None,
+    dst_connection: DstConnection = None,
+    src_key_file: SrcKeyFile = None,
+    dst_key_file: DstKeyFile = None,
+    cdn_key: CdnKey = None,
     wait: Wait = False,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
@@ -409,8 +516,19 @@ def group_start(
     json_output: Json = False,
 ) -> None:
     """Start a stopped group again (keys are needed again after a service restart)."""
+    credentials = _credentials(
+        src_ak,
+        src_sk,
+        dst_ak,
+        dst_sk,
+        src_connection,
+        dst_connection,
+        src_key_file,
+        dst_key_file,
+        cdn_key,
+    )
     with _client(server, token, project) as client:
-        client.group_action(group_id, "start", _credentials(src_ak, src_sk, dst_ak, dst_sk))
+        client.group_action(group_id, "start", credentials)
         if not json_output:
             print(f"started task group {group_id}", flush=True)
         if wait:
@@ -434,6 +552,11 @@ def group_retry(
     src_sk: SrcSk = None,
     dst_ak: DstAk = None,
     dst_sk: DstSk = None,
+    src_connection: SrcConnection = None,
+    dst_connection: DstConnection = None,
+    src_key_file: SrcKeyFile = None,
+    dst_key_file: DstKeyFile = None,
+    cdn_key: CdnKey = None,
     wait: Wait = False,
     server: Server = DEFAULT_SERVER,
     token: Token = None,
@@ -442,7 +565,17 @@ def group_retry(
 ) -> None:
     """Restart a failed group (PUT .../retry)."""
     body: dict[str, Any] = {
-        **_credentials(src_ak, src_sk, dst_ak, dst_sk),
+        **_credentials(
+            src_ak,
+            src_sk,
+            dst_ak,
+            dst_sk,
+            src_connection,
+            dst_connection,
+            src_key_file,
+            dst_key_file,
+            cdn_key,
+        ),
         "migrate_failed_object": failed_only,
     }
     with _client(server, token, project) as client:

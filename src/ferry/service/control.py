@@ -28,7 +28,7 @@ from ferry.service.errors import (
     ApiError,
     bad_request,
 )
-from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody
+from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody, SrcNodeIn
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, transfer_raw
@@ -70,12 +70,42 @@ def group_tasks(session: Session, group_id: str) -> list[Task]:
 # --- secrets ------------------------------------------------------------------------------------------------
 
 
+NODE_FIELDS = {
+    "ak": "ak",
+    "sk": "sk",
+    "connection_string": "connection_string",
+    "json_auth_file": "json_auth_file",
+    "cdn_key": "cdn_authentication_key",
+}
+"""The create body's node field of each :class:`NodeSecrets` field."""
+BODY_FIELDS = {
+    "src": {
+        "ak": "src_ak",
+        "sk": "src_sk",
+        "connection_string": "connection_string",
+        "json_auth_file": "json_auth_file",
+        "cdn_key": "source_cdn_authentication_key",
+    },
+    "dst": {
+        "ak": "dst_ak",
+        "sk": "dst_sk",
+        "connection_string": "dst_connection_string",
+        "json_auth_file": "dst_json_auth_file",
+    },
+}
+"""The start and retry body's field of each side's :class:`NodeSecrets` field. OMS's own fields
+(``connection_string``, ``json_auth_file``, ``source_cdn_authentication_key``) are the source's, as OMS
+migrates only to its own cloud; ``dst_connection_string`` and ``dst_json_auth_file`` are ferry's, for an
+Azure or Google destination."""
+
+
 def node_secrets(node: NodeIn) -> NodeSecrets:
     return NodeSecrets(
         ak=node.ak or None,
         sk=node.sk or None,
         connection_string=node.connection_string or None,
         json_auth_file=node.json_auth_file or None,
+        cdn_key=(node.cdn_authentication_key or None) if isinstance(node, SrcNodeIn) else None,
     )
 
 
@@ -87,15 +117,40 @@ def body_secrets(body: Credentials) -> GroupSecrets:
         json_auth_file=body.json_auth_file or None,
         cdn_key=body.source_cdn_authentication_key or None,
     )
-    return GroupSecrets(source, NodeSecrets(ak=body.dst_ak or None, sk=body.dst_sk or None))
+    destination = NodeSecrets(
+        ak=body.dst_ak or None,
+        sk=body.dst_sk or None,
+        connection_string=body.dst_connection_string or None,
+        json_auth_file=body.dst_json_auth_file or None,
+    )
+    return GroupSecrets(source, destination)
+
+
+def _check_secrets(node: dict[str, Any], secrets: NodeSecrets, where: str) -> None:
+    """400 when secrets given for a node cannot work (malformed), naming the field, never its value."""
+    problem = nodes.secrets_problem(node, secrets)
+    if problem is not None:
+        raise bad_request(f"{where}: {problem}")
 
 
 def _usable_secrets(service: Service, group: TaskGroup, given: Credentials) -> GroupSecrets:
     """The group's secrets with those of the body applied; 400 when a side still lacks what it needs."""
-    merged = service.vault.merged(group.id, body_secrets(given))
+    newer = body_secrets(given)
+    for side, node, secrets in (
+        ("src", group.src_node, newer.source),
+        ("dst", group.dst_node, newer.destination),
+    ):
+        for name in ("connection_string", "json_auth_file"):
+            if getattr(secrets, name):
+                _check_secrets(node, NodeSecrets(**{name: getattr(secrets, name)}), BODY_FIELDS[side][name])
+    merged = service.vault.merged(group.id, newer)
+    merged = GroupSecrets(
+        nodes.used_secrets(group.src_node, merged.source),
+        nodes.used_secrets(group.dst_node, merged.destination),
+    )
     missing = [
-        f"{prefix}_{name}"
-        for prefix, node, secrets in (
+        BODY_FIELDS[side][name]
+        for side, node, secrets in (
             ("src", group.src_node, merged.source),
             ("dst", group.dst_node, merged.destination),
         )
@@ -121,7 +176,7 @@ def _node_record(node: NodeIn, extra: dict[str, Any]) -> dict[str, Any]:
         "cloud_type": backend.name if backend is not None else node.cloud_type,
         "region": node.region,
         "endpoint": node.endpoint.rstrip("/") if node.endpoint else None,
-        "bucket": node.bucket,
+        "bucket": node.bucket or "",
         "addressing_style": node.addressing_style,
     }
     record.update(extra)
@@ -129,22 +184,25 @@ def _node_record(node: NodeIn, extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[str, list[str]]:
-    if body.task_type == "URL_LIST":
-        raise ApiError(400, UNSUPPORTED, "task_type URL_LIST is not supported yet; use PREFIX or LIST")
     src = _node_record(body.src_node, {"object_key": list(body.src_node.object_key)})
     dst = _node_record(body.dst_node, {"save_prefix": body.dst_node.save_prefix})
-    for side, node in (("src_node", src), ("dst_node", dst)):
-        problem = nodes.check_node(node)
+    for side, node in (("src", src), ("dst", dst)):
+        problem = nodes.check_node(node, side, body.task_type)
         if problem is not None:
             code = UNSUPPORTED if nodes.backend_for(node["cloud_type"]) is None else "OMS.0064"
-            raise ApiError(400, code, f"{side}: {problem}")
-    secrets = GroupSecrets(node_secrets(body.src_node), node_secrets(body.dst_node))
-    for side, node, held in (("src_node", src, secrets.source), ("dst_node", dst, secrets.destination)):
-        missing = nodes.missing_secrets(node, held)
+            raise ApiError(400, code, f"{side}_node: {problem}")
+    secrets = GroupSecrets(
+        nodes.used_secrets(src, node_secrets(body.src_node)),
+        nodes.used_secrets(dst, node_secrets(body.dst_node)),
+    )
+    for side, node, held in (("src", src, secrets.source), ("dst", dst, secrets.destination)):
+        missing = [NODE_FIELDS[name] for name in nodes.missing_secrets(node, held)]
         if missing:
             raise bad_request(
-                f"{side}: {' and '.join(missing)} are required for cloud_type {node['cloud_type']}"
+                f"{side}_node: {' and '.join(missing)} {'are' if len(missing) > 1 else 'is'} required for "
+                f"cloud_type {node['cloud_type']}"
             )
+        _check_secrets(node, held, f"{side}_node")
     settings: dict[str, Any] = {
         "overwrite": body.overwrite,
         "consistency_check": body.consistency_check,
@@ -155,13 +213,14 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         raw = transfer_raw(settings, Path("checkpoint"))
         task_options(service.settings.defaults, raw)
         task_jobs(raw)
-        units = split_group(body.task_type, body.src_node.object_key)
+        units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
     group_id = str(uuid.uuid4())
     stamp = now()
-    # The src record keeps a PREFIX group's prefixes, not a LIST group's keys: those live in its tasks.
-    if body.task_type == "LIST":
+    # The src record keeps a PREFIX group's prefixes, not a LIST group's keys (nor a URL_LIST group's
+    # lines): those live in its tasks.
+    if body.task_type != "PREFIX":
         src["object_key"] = []
     group = TaskGroup(
         id=group_id,

@@ -1,4 +1,5 @@
-"""Planning a service task into its journal: a prefix listing, or an explicit list of object keys.
+"""Planning a service task into its journal: a prefix listing, an explicit list of object keys, or the
+lines of a URL list.
 
 OMS keeps object names whole: with ``save_prefix`` ``dst/``, ``photos/a.jpg`` becomes ``dst/photos/a.jpg``,
 and a prefix is a raw key prefix (``photo`` takes ``photos/...`` and ``photo.jpg``). That differs from
@@ -16,6 +17,7 @@ from ferry.errors import InterruptedTransfer, NotFoundError
 from ferry.storage.base import Store
 from ferry.tasks.journal import PlannedObject, TaskJournal
 from ferry.tasks.keys import join_key
+from ferry.tasks.urllist import UrlListEntry, parse_line, planned_url_objects
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 
 NOT_AT_SOURCE = "the object does not exist at the source"
@@ -61,6 +63,27 @@ def key_objects(
         if since is not None and info.mtime <= since:
             continue
         yield PlannedObject(key, target, info.size, info.mtime, info.etag)
+
+
+def url_objects(
+    source: Store,
+    destination: Store,
+    lines: Iterable[tuple[int, str]],
+    save_prefix: str,
+    stop: threading.Event,
+    workers: int,
+) -> Iterator[PlannedObject]:
+    """The objects of URL list lines (``(line number, text)``), planned as ``cp --url-list`` plans them
+    (:func:`ferry.tasks.urllist.planned_url_objects`): a malformed line is a failed object naming its line,
+    a URL that cannot be looked up now is planned all the same (its transfer says why it fails)."""
+
+    def entries() -> Iterator[UrlListEntry]:
+        for number, text in lines:
+            if stop.is_set():
+                raise InterruptedTransfer("stopped while planning")
+            yield parse_line(number, text)
+
+    yield from planned_url_objects(entries(), source, destination, save_prefix, workers=workers)
 
 
 def plan(journal: TaskJournal, objects: Iterable[PlannedObject]) -> int:

@@ -8,7 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+UrlLine = Annotated[str, StringConstraints(max_length=8192)]
 Secret100 = Annotated[str | None, Field(default=None, max_length=100, repr=False)]
+ConnectionString = Annotated[str | None, Field(default=None, max_length=2048, repr=False)]
+JsonAuthFile = Annotated[str | None, Field(default=None, max_length=65535, repr=False)]
+CdnKey = Annotated[str | None, Field(default=None, max_length=255, repr=False)]
 
 
 class _Strict(BaseModel):
@@ -17,15 +21,21 @@ class _Strict(BaseModel):
 
 class NodeIn(_Strict):
     cloud_type: str = Field(
-        min_length=1, max_length=32, description="AWS, HuaweiCloud, Aliyun, Tencent, Ceph..."
+        min_length=1,
+        max_length=32,
+        description="AWS, HuaweiCloud, Aliyun, Tencent, Ceph, MinIO, S3, Azure, Google; URLSource (source)",
     )
     region: str | None = Field(default=None, max_length=100)
     endpoint: str | None = Field(default=None, max_length=1024, description="http(s) URL of the service")
-    bucket: str = Field(min_length=1, max_length=1024)
+    bucket: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="bucket (Azure: container); not URLSource"
+    )
     ak: Secret100 = None
     sk: Secret100 = None
-    connection_string: str | None = Field(default=None, max_length=2048, repr=False)
-    json_auth_file: str | None = Field(default=None, max_length=65535, repr=False)
+    connection_string: ConnectionString = Field(default=None, description="Azure: the connection string")
+    json_auth_file: JsonAuthFile = Field(
+        default=None, description="Google: the content of a service-account JSON key file"
+    )
     addressing_style: Literal["path", "virtual", "auto"] | None = None
 
 
@@ -34,6 +44,14 @@ class SrcNodeIn(NodeIn):
         default_factory=list,
         max_length=100_000,
         description="PREFIX: key prefixes (none: the whole bucket); LIST: the object keys",
+    )
+    url_list: list[UrlLine] = Field(
+        default_factory=list,
+        max_length=100_000,
+        description="URL_LIST: the lines of a URL list, each 'URL<TAB>destination key'",
+    )
+    cdn_authentication_key: CdnKey = Field(
+        default=None, description="URLSource: the CDN's key; every request is signed with it (type A)"
     )
 
 
@@ -75,11 +93,19 @@ class Credentials(_Strict):
 
     src_ak: Secret100 = None
     src_sk: Secret100 = None
-    connection_string: str | None = Field(default=None, max_length=2048, repr=False)
-    json_auth_file: str | None = Field(default=None, max_length=65535, repr=False)
+    connection_string: ConnectionString = Field(default=None, description="the Azure source's")
+    json_auth_file: JsonAuthFile = Field(
+        default=None, description="the Google source's: the content of a service-account JSON key file"
+    )
     dst_ak: Secret100 = None
     dst_sk: Secret100 = None
-    source_cdn_authentication_key: str | None = Field(default=None, max_length=255, repr=False)
+    source_cdn_authentication_key: CdnKey = Field(default=None, description="the URLSource's CDN key")
+    dst_connection_string: ConnectionString = Field(
+        default=None, description="ferry's own: an Azure destination's connection string"
+    )
+    dst_json_auth_file: JsonAuthFile = Field(
+        default=None, description="ferry's own: a Google destination's JSON key file content"
+    )
 
 
 class RetryBody(Credentials):

@@ -1,4 +1,5 @@
-"""How a group splits into tasks: one task per prefix, or one per chunk of an object list. Pure."""
+"""How a group splits into tasks: one task per prefix, or one per chunk of an object list or URL list.
+Pure."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from ferry.tasks.urllist import parse_line
+
 LIST_CHUNK = 1000
-"""Object keys per task of a LIST group."""
+"""Object keys (or URL list lines) per task of a LIST (or URL_LIST) group."""
 
 
 class SplitError(ValueError):
@@ -24,11 +27,45 @@ def overlapping(prefixes: Sequence[str]) -> tuple[str, str] | None:
     return None
 
 
+def url_lines(lines: Sequence[str]) -> list[list[Any]]:
+    """The meaningful lines of a URL list given as a JSON array, as ``[line number, text]`` pairs: blank
+    lines and ``#`` comments are dropped, and so is a line whose URL an earlier line already names (the
+    first line's destination wins, as in ``cp --url-list``). Malformed lines are kept: each becomes a
+    failed object whose reason names its line."""
+    kept: list[list[Any]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        text = line.rstrip("\r\n")
+        if "\n" in text or "\r" in text:
+            raise SplitError(f"src_node.url_list line {number}: a line cannot contain a line break")
+        if not text.strip() or text.strip().startswith("#"):
+            continue
+        url = parse_line(number, text).url
+        if url and url in seen:
+            continue
+        seen.add(url)
+        kept.append([number, text])
+    return kept
+
+
 def split_group(
-    task_type: str, object_key: Sequence[str], chunk: int = LIST_CHUNK
+    task_type: str, object_key: Sequence[str], chunk: int = LIST_CHUNK, url_list: Sequence[str] = ()
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The tasks of a group as (name, source) pairs: source is ``{"prefix": p}`` or ``{"keys": [...]}``.
-    PREFIX without prefixes is the whole bucket; repeated prefixes or keys count once."""
+    """The tasks of a group as (name, source) pairs: source is ``{"prefix": p}``, ``{"keys": [...]}`` or
+    ``{"urls": [[line number, line], ...]}``. PREFIX without prefixes is the whole bucket; repeated
+    prefixes, keys or URLs count once."""
+    if url_list and task_type != "URL_LIST":
+        raise SplitError("src_node.url_list is for URL_LIST groups only")
+    if task_type == "URL_LIST":
+        if object_key:
+            raise SplitError("a URL_LIST group takes its URLs in src_node.url_list, not in object_key")
+        lines = url_lines(url_list)
+        if not lines:
+            raise SplitError("a URL_LIST group needs 'URL<TAB>destination key' lines in src_node.url_list")
+        return [
+            (f"URL list lines {part[0][0]}-{part[-1][0]}", {"urls": part})
+            for part in (lines[start : start + chunk] for start in range(0, len(lines), chunk))
+        ]
     if task_type == "PREFIX":
         prefixes = sorted(set(object_key)) or [""]
         clash = overlapping(prefixes)

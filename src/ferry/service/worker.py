@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from ferry.storage.base import Store
 from ferry.storage.s3 import ClientSettings
 from ferry.tasks import runner
 from ferry.tasks.assemble import journal_state, task_jobs, task_large_jobs, task_options
-from ferry.tasks.journal import JournalObject, StateCount, TaskJournal, journal_path
+from ferry.tasks.journal import JournalObject, PlannedObject, StateCount, TaskJournal, journal_path
 from ferry.tasks.reports import ReportWriter
 from ferry.transfer.engine import transfer_kind
 from ferry.transfer.retry import RetryPolicy, call_with_retry
@@ -326,7 +326,8 @@ class Scheduler:
         source = nodes.open_store(spec.src_node, secrets.source, client, "src")
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")
         save_prefix = str(spec.dst_node.get("save_prefix") or "")
-        _preflight(source, str(spec.source.get("prefix", "")), options.retry)
+        if "urls" not in spec.source:  # a URL list names its objects: there is no bucket to look at
+            _preflight(source, str(spec.source.get("prefix", "")), options.retry)
         _preflight(destination, save_prefix, options.retry)
 
         journal = self._journal(spec, source, destination, raw)
@@ -335,16 +336,8 @@ class Scheduler:
             running.journal, running.progress, running.started = journal, progress, time.monotonic()
         try:
             journal.lock()
-            since = settings.get("migrate_since")
             if not journal.info().listing_complete:
-                objects = (
-                    planner.prefix_objects(source, spec.source["prefix"], save_prefix, since, running.stop)
-                    if "prefix" in spec.source
-                    else planner.key_objects(
-                        source, spec.source["keys"], save_prefix, since, running.stop, options.retry
-                    )
-                )
-                planner.plan(journal, objects)
+                planner.plan(journal, self._planned(spec, source, destination, running, options.retry, jobs))
             recheck_all = spec.run_mode == "all"
             if recheck_all:
                 journal.requeue(("done", "skipped", "failed"))
@@ -377,18 +370,33 @@ class Scheduler:
             return states.SUCCEEDED, None
         return states.FAILED, reason
 
+    @staticmethod
+    def _planned(
+        spec: TaskSpec, source: Store, destination: Store, running: Running, retry: RetryPolicy, jobs: int
+    ) -> Iterator[PlannedObject]:
+        """The task's objects: a prefix listed, object keys looked up, or URL list lines (each is a
+        URL looked up on its server)."""
+        save_prefix = str(spec.dst_node.get("save_prefix") or "")
+        since = spec.settings.get("migrate_since")
+        if "prefix" in spec.source:
+            return planner.prefix_objects(source, spec.source["prefix"], save_prefix, since, running.stop)
+        if "keys" in spec.source:
+            return planner.key_objects(source, spec.source["keys"], save_prefix, since, running.stop, retry)
+        lines = ((int(number), str(text)) for number, text in spec.source["urls"])
+        return planner.url_objects(source, destination, lines, save_prefix, running.stop, max(4, jobs))
+
     def _journal(self, spec: TaskSpec, source: Store, destination: Store, raw: dict[str, Any]) -> TaskJournal:
         directory = self.settings.checkpoint_dir
         if journal_path(directory, spec.task_id).exists():
             return TaskJournal.open(directory, spec.task_id)
-        bucket, dst_bucket = spec.src_node["bucket"], spec.dst_node["bucket"]
-        where = spec.source.get("prefix", "")
-        source_text = (
-            f"src://{bucket}/{where}"
-            if "prefix" in spec.source
-            else f"src://{bucket} ({len(spec.source['keys'])} keys)"
-        )
-        destination_text = f"dst://{dst_bucket}/{spec.dst_node.get('save_prefix') or ''}"
+        if "prefix" in spec.source:
+            source_text = source.url(spec.source["prefix"])
+        elif "keys" in spec.source:
+            source_text = f"{source.url('')} ({len(spec.source['keys'])} keys)"
+        else:
+            lines = spec.source["urls"]
+            source_text = f"URL list lines {lines[0][0]}-{lines[-1][0]} ({len(lines)} lines)"
+        destination_text = destination.url(str(spec.dst_node.get("save_prefix") or ""))
         return TaskJournal.create(
             directory, spec.task_id, transfer_kind(source, destination), source_text, destination_text, raw
         )

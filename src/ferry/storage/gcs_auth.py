@@ -52,6 +52,12 @@ def load_key_file(path: str) -> service_account.Credentials:
         raise CredentialsError(f"{what} is not a JSON key file: it is not text") from None
     except OSError as exc:
         raise CredentialsError(f"cannot read the {what}: {exc.strerror or type(exc).__name__}") from None
+    return parse_key(text, what)
+
+
+def parse_key(text: str, what: str) -> service_account.Credentials:
+    """Service-account credentials from the content of a JSON key file; ``what`` names it in messages
+    (which never quote the content)."""
     try:
         info = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -95,20 +101,33 @@ def emulator_host() -> str | None:
     return host if "://" in host else f"http://{host}"
 
 
-def make_connection(remote: RemoteConfig, settings: ClientSettings) -> GCSConnection:
+def make_connection(
+    remote: RemoteConfig,
+    settings: ClientSettings,
+    *,
+    key: service_account.Credentials | None = None,
+    environment: bool = True,
+) -> GCSConnection:
     """A client for ``remote``: its endpoint (else ``STORAGE_EMULATOR_HOST``, else Google's), and the
     service-account key named by its ``json_auth_file`` (else ``GOOGLE_APPLICATION_CREDENTIALS``).
 
     An emulator (``STORAGE_EMULATOR_HOST``, or any plain-``http://`` endpoint) is spoken to anonymously:
     an OAuth token never travels over plain HTTP. A key file named for it is still read and checked, so a
-    broken one is reported before it meets the real service."""
-    endpoint = (remote.endpoint or emulator_host() or DEFAULT_ENDPOINT).rstrip("/")
+    broken one is reported before it meets the real service.
+
+    The migration service passes ``key`` (a key handed over in a request, read by :func:`parse_key`) and
+    ``environment=False``: the process's own variables are then never consulted, for the key or the
+    endpoint."""
+    emulator = emulator_host() if environment else None
+    endpoint = (remote.endpoint or emulator or DEFAULT_ENDPOINT).rstrip("/")
     if not endpoint.startswith(("http://", "https://")):
         raise UsageError(
             f"remote {remote.name!r}: invalid endpoint {endpoint!r}: expected http:// or https://"
         )
-    key_file = remote.json_auth_file or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") or None
-    key = load_key_file(key_file) if key_file else None
+    if key is None:
+        fallback = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS") if environment else None
+        key_file = remote.json_auth_file or fallback or None
+        key = load_key_file(key_file) if key_file else None
     credentials: Credentials
     if endpoint.startswith("http://"):
         credentials, principal = AnonymousCredentials(), "anonymous"  # type: ignore[no-untyped-call]

@@ -58,9 +58,17 @@ class HttpSource:
         multipart=False, server_side_copy=False, lists_parts=False, stages_locally=False
     )
 
-    def __init__(self, settings: ClientSettings | None = None, signer: TypeASigner | None = None) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        signer: TypeASigner | None = None,
+        *,
+        key_hint: str = "--cdn-auth-key",
+    ) -> None:
+        """``key_hint`` is how a refusal tells the user to give a CDN key (the service's field differs)."""
         settings = settings or ClientSettings()
         self._signer = signer
+        self._key_hint = key_hint
         self._pool = urllib3.PoolManager(
             num_pools=64,
             maxsize=settings.max_connections,
@@ -129,7 +137,7 @@ class HttpSource:
             hint = (
                 "the CDN refused the signed request: check the CDN auth key"
                 if self._signer is not None
-                else "if it is behind a CDN that checks signatures, give its key with --cdn-auth-key"
+                else f"if it is behind a CDN that checks signatures, give its key with {self._key_hint}"
             )
             raise BucketError(self._safe(f"{where}: access denied ({said}); {hint}"))
         if status == 412:

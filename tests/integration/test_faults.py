@@ -117,7 +117,8 @@ def test_download_cut_off_then_resumed(tmp_path, ferry, flaky, proxy, s3, bucket
     source = tmp_path / "src.bin"
     digest = make_file(source, SIZE)
     s3.upload_file(str(source), bucket, "obj.bin")
-    proxy.add_rule(Rule("reset_response", method="GET", path_contains="obj.bin", skip=3))
+    # Each request reads a run of parts (two here): the first run arrives, every later one is cut short.
+    proxy.add_rule(Rule("reset_response", method="GET", path_contains="obj.bin", skip=1))
     target = tmp_path / "obj.bin"
 
     failed = ferry(
@@ -133,3 +134,39 @@ def test_download_cut_off_then_resumed(tmp_path, ferry, flaky, proxy, s3, bucket
     assert resumed.transferred() < SIZE
     assert proxy.bytes_down < SIZE + MiB
     assert sha256_file(target) == digest
+
+
+def test_download_reads_many_parts_per_request_and_a_reset_resends_only_what_had_not_landed(
+    tmp_path, ferry, flaky, proxy, s3, bucket
+):
+    part = 2 * MiB
+    size = 10 * part
+    source = tmp_path / "src.bin"
+    digest = make_file(source, size)
+    s3.upload_file(str(source), bucket, "runs.bin")
+    proxy.add_rule(Rule("reset_response", method="GET", path_contains="runs.bin", times=1, name="reset"))
+    target = tmp_path / "runs.bin"
+
+    run = ferry(
+        "cp",
+        f"flaky://{bucket}/runs.bin",
+        str(target),
+        "--threshold",
+        "3MiB",
+        "--part-size",
+        "2MiB",
+        "-p",
+        "1",
+        config_path=flaky,
+    )
+    assert run.returncode == 0, run.stderr
+    assert fired_names(proxy) == ["reset"]
+    assert sha256_file(target) == digest
+    ranges = [r.headers.get("range") for r in proxy.requests if r.method == "GET"]
+    assert ranges[0] == f"bytes=0-{size - 1}"  # ten parts, one request
+    assert len(ranges) == 2, ranges
+    start = int(ranges[1].removeprefix("bytes=").split("-")[0])
+    assert 0 < start < size and start % part == 0, ranges  # from the first part that had not landed
+    assert ranges[1] == f"bytes={start}-{size - 1}"
+    first = next(r for r in proxy.requests if r.method == "GET").resp_bytes  # about half, then the reset
+    assert proxy.bytes_down == first + (size - start)  # the parts that landed were not fetched again

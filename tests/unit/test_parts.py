@@ -1,6 +1,7 @@
 """Part arithmetic: sizes within limits, spans that tile the object exactly."""
 
 import hashlib
+import itertools
 
 import pytest
 from hypothesis import given
@@ -15,6 +16,7 @@ from ferry.transfer.parts import (
     check_part_size,
     choose_part_size,
     multipart_etag,
+    runs,
     split,
 )
 
@@ -75,3 +77,28 @@ def test_multipart_etag_matches_s3_rule():
     md5s = [hashlib.md5(p).hexdigest() for p in parts]
     expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-2"
     assert multipart_etag(md5s) == expected
+
+
+@given(
+    size=st.integers(min_value=0, max_value=1 << 16),
+    part=st.integers(min_value=1, max_value=1 << 12),
+    done=st.sets(st.integers(min_value=1, max_value=70)),
+    max_bytes=st.integers(min_value=1, max_value=1 << 14),
+)
+def test_runs_cover_the_missing_parts_in_order_each_one_contiguous_range(size, part, done, max_bytes):
+    todo = [s for s in split(size, part) if s.number not in done]
+    grouped = runs(todo, max_bytes)
+    assert [s for run in grouped for s in run] == todo  # every missing part once, in order
+    for run in grouped:
+        assert all(a.end == b.offset and a.number + 1 == b.number for a, b in itertools.pairwise(run))
+        assert len(run) == 1 or run[-1].end - run[0].offset <= max_bytes
+    for before, after in itertools.pairwise(grouped):  # a run ends only where it must
+        joined = before[-1].end == after[0].offset and before[-1].number + 1 == after[0].number
+        assert not joined or after[0].end - before[0].offset > max_bytes
+
+
+def test_runs_stop_at_a_part_already_done():
+    spans = split(10 * 4, 4)
+    todo = [s for s in spans if s.number != 3]
+    assert [[s.number for s in run] for run in runs(todo, 100)] == [[1, 2], [4, 5, 6, 7, 8, 9, 10]]
+    assert [[s.number for s in run] for run in runs(todo, 8)] == [[1, 2], [4, 5], [6, 7], [8, 9], [10]]

@@ -75,11 +75,13 @@ from ferry.storage.azure_ids import (
 from ferry.storage.base import (
     MD5_METADATA_KEY,
     Capabilities,
+    Chunks,
     ObjectInfo,
     PartResult,
     Store,
     WriteOptions,
     md5_to_hex,
+    one_chunk,
 )
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
@@ -249,6 +251,9 @@ class AzureBlobStore:
                 f"{self.url(key)}: short read at offset {offset}: {len(data)} of {length} bytes"
             )
         return data
+
+    def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
+        return one_chunk(self.read_range(key, offset, length, if_match=if_match))
 
     # --- writing ---------------------------------------------------------------------------------------
 

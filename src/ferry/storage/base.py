@@ -14,11 +14,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Generator, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ferry.transfer.parts import Span
+
+STREAM_CHUNK = 1 << 20
+"""Bytes per chunk when a range is streamed: small enough to stay in the CPU's cache between the socket and
+the file, so a streamed part costs two cache-warm copies instead of two through a fresh 8 MiB buffer."""
+
+Chunks = Generator[memoryview, None, None]
+"""A byte range as it arrives: each chunk is valid only until the next is asked for (one buffer is reused).
+Closing the generator early releases the connection behind it."""
 
 MD5_METADATA_KEY = "md5chksum"
 """User metadata holding the base64 MD5 of the whole object (obsutil's and rclone's convention)."""
@@ -122,6 +130,9 @@ class Capabilities:
     part_granularity: int = 1
     """Every part but the last must be a multiple of this many bytes (GCS: 256 KiB); the engine rounds
     the part size up to it."""
+    writes_chunks: bool = False
+    """The store writes a part as its chunks arrive (a local file), so the engine hands it the source's
+    :data:`Chunks` rather than a whole part in memory. Such a store implements :class:`ChunkWriter`."""
     part_etags_are_md5: bool = True
     """A confirmed part's ETag is the MD5 of its bytes (S3), so ``--verify-md5`` checks each part as it
     lands. False where a part's ETag is only a label (GCS sessions)."""
@@ -147,6 +158,11 @@ class Store(Protocol):
 
     def read_range(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> bytes:
         """Exactly ``length`` bytes from ``offset``; SourceChangedError if the ETag no longer matches."""
+        ...
+
+    def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
+        """The same bytes as :meth:`read_range`, as they arrive (stores that cannot stream give one chunk,
+        see :func:`one_chunk`). Fewer than ``length`` bytes in all raise RetryableError at the end."""
         ...
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
@@ -195,6 +211,20 @@ class Store(Protocol):
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         """(key, upload id, when it was started) of every unfinished multipart upload under ``prefix``."""
+        ...
+
+
+def one_chunk(data: bytes) -> Chunks:
+    """:meth:`Store.read_range_chunks` for a store that reads a range whole."""
+    yield memoryview(data)
+
+
+class ChunkWriter(Store, Protocol):
+    """A store whose capabilities declare ``writes_chunks``."""
+
+    def upload_part_chunks(self, key: str, upload_id: str, span: Span, chunks: Chunks) -> PartResult:
+        """:meth:`Store.upload_part` from a part's chunks, written as they arrive. RetryableError when they
+        add up to another length than the span's (nothing is recorded done then)."""
         ...
 
 

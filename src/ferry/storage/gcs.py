@@ -54,12 +54,14 @@ from ferry.errors import (
 from ferry.storage.base import (
     MD5_METADATA_KEY,
     Capabilities,
+    Chunks,
     ObjectInfo,
     PartResult,
     Store,
     WriteOptions,
     md5_hex_to_b64,
     md5_to_hex,
+    one_chunk,
 )
 from ferry.storage.gcs_auth import GCSConnection
 from ferry.transfer.parts import Span, split
@@ -202,6 +204,9 @@ class GCSStore:
                 f"{self.url(key)}: short read at offset {offset}: {len(data)} of {length} bytes"
             )
         return data
+
+    def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
+        return one_chunk(self.read_range(key, offset, length, if_match=if_match))
 
     # --- whole objects -------------------------------------------------------------------------------------
 

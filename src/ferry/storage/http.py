@@ -35,7 +35,15 @@ from ferry.errors import (
     TransferError,
     UnsupportedError,
 )
-from ferry.storage.base import Capabilities, ObjectInfo, PartResult, Store, WriteOptions
+from ferry.storage.base import (
+    Capabilities,
+    Chunks,
+    ObjectInfo,
+    PartResult,
+    Store,
+    WriteOptions,
+    one_chunk,
+)
 from ferry.storage.cdnsign import TypeASigner
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
@@ -239,6 +247,9 @@ class HttpSource:
         if len(data) != length:
             raise RetryableError(f"{where}: short read at offset {offset}: {len(data)} of {length} bytes")
         return data
+
+    def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
+        return one_chunk(self.read_range(key, offset, length, if_match=if_match))
 
     def _whole_body_instead(
         self, response: BaseHTTPResponse, key: str, offset: int, length: int, *, pinned: bool

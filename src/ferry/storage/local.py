@@ -20,13 +20,22 @@ from pathlib import Path
 from ferry.errors import (
     FerryError,
     NotFoundError,
+    RetryableError,
     SourceChangedError,
     TransferError,
     UnsupportedError,
     UploadGoneError,
     UsageError,
 )
-from ferry.storage.base import Capabilities, ObjectInfo, PartResult, Store, WriteOptions
+from ferry.storage.base import (
+    Capabilities,
+    Chunks,
+    ObjectInfo,
+    PartResult,
+    Store,
+    WriteOptions,
+    one_chunk,
+)
 from ferry.transfer.parts import Span
 from ferry.units import format_size
 
@@ -37,7 +46,12 @@ class LocalStore:
     """Files on this machine. ``temp_dir`` holds unfinished downloads (default: beside the destination)."""
 
     capabilities = Capabilities(
-        multipart=True, server_side_copy=False, lists_parts=False, stages_locally=True, is_local=True
+        multipart=True,
+        server_side_copy=False,
+        lists_parts=False,
+        stages_locally=True,
+        is_local=True,
+        writes_chunks=True,
     )
 
     def __init__(self, temp_dir: Path | None = None) -> None:
@@ -92,6 +106,9 @@ class LocalStore:
             raise SourceChangedError(f"{key}: the file became shorter during the transfer")
         return data
 
+    def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
+        return one_chunk(self.read_range(key, offset, length, if_match=if_match))
+
     def _temp_path(self, key: str) -> str:
         """The one temporary path for a destination. Being derived from the destination alone, a later run
         finds (and reuses or overwrites) what a killed run left, even when its part record is lost."""
@@ -144,16 +161,27 @@ class LocalStore:
         return temp
 
     def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
+        return self.upload_part_chunks(key, upload_id, span, one_chunk(data))
+
+    def upload_part_chunks(self, key: str, upload_id: str, span: Span, chunks: Chunks) -> PartResult:
         with self._errors(upload_id, "writing"):
             try:
                 fd = os.open(upload_id, os.O_WRONLY)
             except FileNotFoundError:
                 raise UploadGoneError(f"{key}: the temporary file {upload_id} disappeared") from None
             try:
-                view = memoryview(data)
-                done = 0
-                while done < len(view):
-                    done += os.pwrite(fd, view[done:], span.offset + done)
+                at = span.offset
+                for chunk in chunks:
+                    if at + len(chunk) > span.end:
+                        raise RetryableError(f"{key}: part {span.number} came longer than {span.length} B")
+                    done = 0
+                    while done < len(chunk):
+                        done += os.pwrite(fd, chunk[done:], at + done)
+                    at += done
+                if at != span.end:
+                    raise RetryableError(
+                        f"{key}: part {span.number} came short: {at - span.offset} of {span.length} bytes"
+                    )
                 # The part record will say this part is done: make that true even across a power cut.
                 # (Measured: per-part fdatasync in the workers is no slower than leaving a whole file of
                 # dirty pages to the final fsync.)

@@ -38,6 +38,7 @@ from ferry.errors import (
 )
 from ferry.storage.base import (
     MD5_METADATA_KEY,
+    ChunkWriter,
     ObjectInfo,
     PartResult,
     SequentialStore,
@@ -45,9 +46,18 @@ from ferry.storage.base import (
     WriteOptions,
     md5_hex_to_b64,
 )
+from ferry.transfer.chunks import ChunkFeed
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
-from ferry.transfer.parts import Span, align_part_size, choose_part_size, multipart_etag, split
+from ferry.transfer.parts import (
+    STREAM_RUN,
+    Span,
+    align_part_size,
+    choose_part_size,
+    multipart_etag,
+    runs,
+    split,
+)
 from ferry.transfer.ratelimit import RateLimiter
 from ferry.transfer.record import (
     PartRecord,
@@ -59,6 +69,7 @@ from ferry.transfer.record import (
 from ferry.transfer.retry import call_with_retry
 
 T = TypeVar("T")
+W = TypeVar("W")
 
 MAX_RESTARTS = 2
 HASH_CHUNK = 8 * 1024 * 1024
@@ -504,14 +515,48 @@ class ObjectTransfer:
             self.options.verify_md5 and not self.server_side and not caps.is_local and caps.part_etags_are_md5
         )
 
-        def send(span: Span) -> None:
-            self._check_stop()
-            self._throttle(span.length)
-            part = self._retry(lambda: self._send_one(record.header.upload_id, span, info, check_md5))
+        def landed(part: PartResult, span: Span) -> None:
             with record_lock:
                 record.add(part)
             self._moved(span.length)
 
+        def send(span: Span) -> None:
+            self._check_stop()
+            self._throttle(span.length)
+            landed(self._retry(lambda: self._send_one(record.header.upload_id, span, info, check_md5)), span)
+
+        if caps.writes_chunks and not self.server_side:
+            writer = cast(ChunkWriter, self.dst)
+
+            def stream(run: list[Span]) -> None:
+                """One ranged read for the run; each part recorded as it lands, so a retry (or a later run)
+                reads only from the first part still missing."""
+                left = list(run)
+
+                def attempt() -> None:
+                    first = left[0]
+                    chunks = self.src.read_range_chunks(
+                        self.src_key, first.offset, left[-1].end - first.offset, if_match=info.etag
+                    )
+                    with contextlib.closing(chunks):
+                        feed = ChunkFeed(chunks)
+                        while left:
+                            span = left[0]
+                            self._check_stop()
+                            self._throttle(span.length)
+                            part = writer.upload_part_chunks(
+                                self.dst_key, record.header.upload_id, span, feed.take(span.length)
+                            )
+                            landed(part, span)
+                            left.pop(0)
+
+                self._retry(attempt)
+
+            # Runs small enough that every worker has one, and never under a part.
+            per_worker = -(-sum(s.length for s in todo) // max(1, parallel))
+            run_bytes = max(record.header.part_size, min(STREAM_RUN, per_worker))
+            _run_all(stream, runs(todo, run_bytes), parallel, self._halt)
+            return
         _run_all(send, todo, parallel, self._halt)
 
     def _send_one(self, upload_id: str, span: Span, info: ObjectInfo, check_md5: bool) -> PartResult:
@@ -624,10 +669,10 @@ class Halt:
         return True
 
 
-def _run_all(work: Callable[[Span], None], spans: list[Span], parallel: int, stop: Halt) -> None:
-    """Run ``work`` over ``spans`` with ``parallel`` threads. The first failure stops the rest (parts in
-    flight finish or fail on their own; nothing new starts) and is raised; a stop request raises
-    InterruptedTransfer."""
+def _run_all(work: Callable[[W], None], spans: list[W], parallel: int, stop: Halt) -> None:
+    """Run ``work`` over ``spans`` (parts, or runs of parts) with ``parallel`` threads. The first failure
+    stops the rest (parts in flight finish or fail on their own; nothing new starts) and is raised; a stop
+    request raises InterruptedTransfer."""
     if not spans:
         return
     pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(spans))), thread_name_prefix="ferry-part")

@@ -19,6 +19,10 @@ AUTO_BASE_PART_SIZE = 8 * 1024**2
 DEFAULT_THRESHOLD = 50 * 1024**2
 MAX_COPY_OBJECT = 5 * 1000**3
 """S3's limit for one CopyObject request (5 GB)."""
+STREAM_RUN = 64 * 1024**2
+"""Bytes one ranged read may cover when its parts are written as they arrive: several parts per request,
+since a request costs a server far more than its bytes (RGW read 8 MiB ranges at a quarter of the speed of
+64 MiB ones here), while each part is still recorded the moment it lands."""
 DEFAULT_COPY_THRESHOLD = 4 * 1024**3
 """Server-side copies below this go in one CopyObject request (rclone's cutoff is close: 4.6 GiB)."""
 
@@ -81,6 +85,25 @@ def split(object_size: int, part_size: int) -> list[Span]:
         Span(number=i + 1, offset=offset, length=min(part_size, object_size - offset))
         for i, offset in enumerate(range(0, object_size, part_size))
     ]
+
+
+def runs(spans: list[Span], max_bytes: int) -> list[list[Span]]:
+    """``spans`` (in order) grouped into runs of consecutive parts, each run one byte range of at most
+    ``max_bytes`` (a part larger than that is a run of its own). A gap between part numbers (a part done
+    earlier) ends a run."""
+    grouped: list[list[Span]] = []
+    for span in spans:
+        last = grouped[-1] if grouped else None
+        if (
+            last is not None
+            and last[-1].end == span.offset
+            and last[-1].number + 1 == span.number
+            and span.end - last[0].offset <= max_bytes
+        ):
+            last.append(span)
+        else:
+            grouped.append([span])
+    return grouped
 
 
 def multipart_etag(part_md5_hexes: list[str]) -> str:

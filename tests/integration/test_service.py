@@ -374,6 +374,9 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
             401,
             "FERRY.0012" if token else "FERRY.0011",
         )
+    for path in ("/taskgroups", "/tasks", f"/taskgroups/{group_id}/failed-objects"):  # beyond a 64-bit OFFSET
+        response = api.get(path, params={"offset": 2**64})
+        assert response.status_code == 400 and response.json()["error_code"], response.text
     intruder = Api(shared, other_token, "proj-a", seen)
     assert_error(intruder.get(f"/taskgroups/{group_id}"), 403, "FERRY.0013")
     assert_error(intruder.put(retry, json={}), 403, "FERRY.0013")

@@ -62,6 +62,8 @@ class Service:
     log_path: Path = field(init=False)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    """Variables of the service's own environment, on top of the test's."""
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -92,7 +94,7 @@ class Service:
                     str(self.workers),
                     *self.db_args(),
                 ],
-                env=ferry_env(self.home),
+                env=ferry_env(self.home, self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

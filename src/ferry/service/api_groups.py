@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v2/{project_id}/taskgroups", tags=["task groups"])
 ProjectId = Annotated[str, Path(min_length=1, max_length=1024)]
 GroupId = Annotated[str, Path(min_length=1, max_length=1024)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**63 - 1)]  # a database OFFSET is a 64-bit integer
 OK = {"description": "Ok (no body)"}
 
 

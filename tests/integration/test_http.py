@@ -353,3 +353,25 @@ def test_the_http_source_against_nginx(nginx, site):
         source.put(f"{nginx.url}/{site}/new.bin", b"x", WriteOptions())
     with pytest.raises(UnsupportedError, match="read-only"):
         source.create_multipart(f"{nginx.url}/{site}/new.bin", 1, WriteOptions())
+
+
+def test_urls_go_through_the_proxy_the_environment_names(tmp_path, nginx, site, config, home, s3, bucket):
+    """HTTP_PROXY reaches hosts this machine cannot resolve (the proxy, a real one on loopback, forwards
+    to nginx); NO_PROXY keeps the RGW direct."""
+    names = {"big.bin": 12 * MiB, "small.txt": 5000}
+    digests = {name: make_file(nginx.www / site / name, size) for name, size in names.items()}
+    with FaultProxy(nginx.url) as proxy:
+        listing = write_list(
+            tmp_path / "urls.txt", [f"http://files.example.invalid/{site}/{n}\t{n}" for n in names]
+        )
+        environment = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url}
+        environment |= {"no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+        run = run_ferry(
+            config, home, "cp", "--url-list", str(listing), f"rgw://{bucket}", *FLAGS, env=environment
+        )
+        targets = [r.path for r in proxy.requests]
+    assert run.returncode == 0, run.stderr
+    for name, digest in digests.items():
+        assert sha256_object(s3, bucket, name) == digest
+    assert targets and all(t.startswith(f"http://files.example.invalid/{site}/") for t in targets), targets
+    assert len([t for t in targets if t.endswith("/big.bin")]) >= 3  # HEAD and its ranged GETs, proxied

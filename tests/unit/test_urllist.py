@@ -83,3 +83,15 @@ def test_malformed_lines_become_failed_journal_rows(tmp_path):
     assert [o.reason for o in failed] == [e.problem for e in entries]
     assert journal.requeue(("failed",)) == 0
     journal.close()
+
+
+def test_no_proxy_follows_curls_rules():
+    from ferry.storage.http import bypasses_proxy
+
+    rules = "localhost, .internal.example,files.example:8080,[::1]"
+    assert bypasses_proxy("localhost", None, rules)
+    assert bypasses_proxy("a.internal.example", 443, rules) and bypasses_proxy("internal.example", 80, rules)
+    assert not bypasses_proxy("notinternal.example", 80, rules)
+    assert bypasses_proxy("files.example", 8080, rules) and not bypasses_proxy("files.example", 80, rules)
+    assert not bypasses_proxy("cdn.example.com", 443, rules)
+    assert bypasses_proxy("anything", 1, "*") and not bypasses_proxy("anything", 1, "")

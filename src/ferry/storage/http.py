@@ -18,9 +18,11 @@ import contextlib
 import email.utils
 import re
 import threading
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import urllib3
 import urllib3.exceptions
@@ -59,6 +61,22 @@ _REMEMBERED = 4096
 _DRAIN_LIMIT = 64 * 1024
 
 
+def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
+    """Whether NO_PROXY (curl's rules: comma-separated hosts or domains, a leading dot optional, an
+    optional ``:port``, ``*`` for every host) says to reach ``host`` directly."""
+    host = host.lower().rstrip(".")
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and (not entry_port.isdigit() or int(entry_port) != port):
+            continue
+        name = name.lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
 class HttpSource:
     """Objects behind http(s) URLs, read with ranged GETs. ``signer`` signs every request (a CDN key)."""
 
@@ -77,14 +95,18 @@ class HttpSource:
         settings = settings or ClientSettings()
         self._signer = signer
         self._key_hint = key_hint
-        self._pool = urllib3.PoolManager(
-            num_pools=64,
-            maxsize=settings.max_connections,
-            timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
+        self._pool_args: dict[str, Any] = {
+            "num_pools": 64,
+            "maxsize": settings.max_connections,
+            "timeout": urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             # Redirects are followed; every failure is handed to ferry's own retry loop.
-            retries=urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=5),
-            headers={"Accept-Encoding": "identity", "User-Agent": "ferry"},
-        )
+            "retries": urllib3.Retry(total=None, connect=0, read=0, other=0, status=0, redirect=5),
+            "headers": {"Accept-Encoding": "identity", "User-Agent": "ferry"},
+        }
+        self._pool = urllib3.PoolManager(**self._pool_args)
+        # HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply as they do for botocore and curl.
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxy_pools: dict[str, urllib3.ProxyManager] = {}
         # Last-Modified as stat saw it, for pinning reads of objects without a strong ETag (the Store
         # protocol hands read_range the ETag only). Bounded: objects in flight are far fewer.
         self._last_modified: OrderedDict[str, str] = OrderedDict()
@@ -129,9 +151,21 @@ class HttpSource:
     def _open(self, method: str, key: str, headers: dict[str, str]) -> BaseHTTPResponse:
         target = canonical_url(key)
         wire = self._signer.sign(target) if self._signer is not None else target
-        return self._pool.urlopen(
+        return self._manager(target).urlopen(
             method, wire, headers=headers, preload_content=False, decode_content=False, redirect=True
         )
+
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        """The direct pool, or the pool of the proxy the environment names for this URL."""
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if not proxy or bypasses_proxy(parts.hostname or "", parts.port, self._proxies.get("no", "")):
+            return self._pool
+        with self._memo_lock:
+            manager = self._proxy_pools.get(proxy)
+            if manager is None:
+                manager = self._proxy_pools[proxy] = urllib3.ProxyManager(proxy, **self._pool_args)
+        return manager
 
     def _raise_for_status(self, response: BaseHTTPResponse, key: str) -> None:
         status = response.status

@@ -20,6 +20,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=daemon.sh
+source "$REPO/scripts/daemon.sh"
 RUN_DIR=$(realpath -m "${FERRY_AZURITE_DIR:-$REPO/.run/azurite}")
 PORT=${FERRY_AZURITE_PORT:-10000}
 ENDPOINT=http://127.0.0.1:$PORT/devstoreaccount1
@@ -116,9 +118,9 @@ cmd_start() {
     mkdir -p "$DATA"
     # --loose: ignore headers Azurite does not implement rather than refuse the request;
     # --skipApiVersionCheck: the Python SDK may be newer than this Azurite.
-    nohup setsid azurite-blob --blobHost 127.0.0.1 --blobPort "$PORT" --location "$DATA" \
-        --skipApiVersionCheck --loose --silent --disableTelemetry </dev/null >>"$LOG" 2>&1 9>&- &
-    echo $! >"$PID_FILE"
+    daemonize "$PID_FILE" azurite-blob --blobHost 127.0.0.1 --blobPort "$PORT" --location "$DATA" \
+        --skipApiVersionCheck --loose --silent --disableTelemetry >>"$LOG" 2>&1 ||
+        die "azurite-blob did not start (see $LOG)"
     local deadline=$((SECONDS + 60))
     until answers; do
         ours "$(cat "$PID_FILE")" || die "azurite-blob exited during start (see $LOG)"

@@ -21,6 +21,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=daemon.sh
+source "$REPO/scripts/daemon.sh"
 RUN_DIR=$(realpath -m "${FERRY_GCS_DIR:-$REPO/.run/gcs}")
 PORT=${FERRY_GCS_PORT:-9023}
 ENDPOINT=http://127.0.0.1:$PORT
@@ -101,12 +103,9 @@ cmd_start() {
     stop_daemon
     answers && die "something else already answers on $ENDPOINT"
     rm -f "$ENV_FILE"
-    # setsid: the emulator outlives the shell (and a test's process group) that started it; fd 9 (the
-    # lock) is not inherited.
-    setsid "$py" -m "$MODULE" start --host 127.0.0.1 --port "$PORT" --in-memory -q \
-        </dev/null >"$OUT" 2>&1 9>&- &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
+    daemonize "$PID_FILE" "$py" -m "$MODULE" start --host 127.0.0.1 --port "$PORT" --in-memory -q \
+        >"$OUT" 2>&1 || die "the emulator did not start (see $OUT)"
+    pid=$(cat "$PID_FILE")
     local deadline=$((SECONDS + 30))
     until answers; do
         ours "$pid" || die "the emulator exited during start (see $OUT)"

@@ -28,6 +28,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=daemon.sh
+source "$REPO/scripts/daemon.sh"
 RUN_DIR=$(realpath -m "${FERRY_RGW_DIR:-$REPO/.run/rgw}")
 PORT=${FERRY_RGW_PORT:-7480}
 MON_PORT=${FERRY_RGW_MON_PORT:-$((PORT + 10000))}
@@ -124,8 +126,7 @@ wait_for() {
 spawn() {
     local name=$1
     shift
-    nohup setsid "$@" -f </dev/null >>"$LOGS/$name.out" 2>&1 9>&- &
-    echo $! >"$PIDS/$name.pid"
+    daemonize "$PIDS/$name.pid" nohup "$@" -f >>"$LOGS/$name.out" 2>&1 || die "$name did not start"
 }
 
 # alive PID...: print those PIDs that are still processes of this run dir.

@@ -36,6 +36,7 @@ from ferry.storage.base import (
     WriteOptions,
     one_chunk,
 )
+from ferry.storage.direct import PartWriter, open_direct
 from ferry.transfer.parts import Span
 from ferry.units import format_size
 
@@ -169,25 +170,26 @@ class LocalStore:
                 fd = os.open(upload_id, os.O_WRONLY)
             except FileNotFoundError:
                 raise UploadGoneError(f"{key}: the temporary file {upload_id} disappeared") from None
+            direct = open_direct(upload_id)
             try:
-                at = span.offset
+                writer = PartWriter(fd, direct, span.offset)
+                received = 0
                 for chunk in chunks:
-                    if at + len(chunk) > span.end:
+                    received += len(chunk)
+                    if received > span.length:
                         raise RetryableError(f"{key}: part {span.number} came longer than {span.length} B")
-                    done = 0
-                    while done < len(chunk):
-                        done += os.pwrite(fd, chunk[done:], at + done)
-                    at += done
-                if at != span.end:
+                    writer.write(chunk)
+                if received != span.length:
                     raise RetryableError(
-                        f"{key}: part {span.number} came short: {at - span.offset} of {span.length} bytes"
+                        f"{key}: part {span.number} came short: {received} of {span.length} bytes"
                     )
+                writer.close()
                 # The part record will say this part is done: make that true even across a power cut.
-                # (Measured: per-part fdatasync in the workers is no slower than leaving a whole file of
-                # dirty pages to the final fsync.)
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
+                if direct is not None:
+                    os.close(direct)
         return PartResult(span.number, f"{span.offset}+{span.length}")
 
     def copy_part(

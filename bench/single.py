@@ -55,10 +55,12 @@ def main() -> None:
             # Rotate who goes first, so no tool always inherits another's page cache and writeback.
             order = TOOLS[run % len(TOOLS) :] + TOOLS[: run % len(TOOLS)]
             for tool in order:
+                server.settle()
                 times["up"][tool].append(up[tool]())
                 server.s3.delete_object(Bucket=bucket, Key="obj.bin")
             up["ferry"]()  # every tool downloads the same multipart object
             for tool in order:
+                server.settle()
                 times["down"][tool].append(get[tool]())
                 if down.stat().st_size != size:
                     raise SystemExit(f"bench: {tool} downloaded the wrong size")

@@ -105,6 +105,7 @@ def main() -> None:
             order = TOOLS[run % 3 :] + TOOLS[: run % 3]
             for name, scenario in scenarios.items():
                 for tool in order:
+                    server.settle()
                     times[name][tool].append(scenario(tool))
                 line = ", ".join(f"{t} {times[name][t][-1]:.2f}s" for t in TOOLS)
                 print(f"run {run + 1}/{args.runs} {name}: {line}", flush=True)

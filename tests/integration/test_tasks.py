@@ -101,6 +101,7 @@ def test_failed_objects_then_recover_moves_only_those(tmp_path, ferry, rgw, s3, 
         task_id = task_id_of(first)
         assert count(first, "Failed count") == 3 and count(first, "Succeed count") == 9
         assert f"ferry cp --recover {task_id}" in first.stderr
+        assert "ferry: 12 objects to move: " in first.stderr
         assert first.stderr.count("ferry: failed:") == 3 and "access denied" in first.stderr
 
         [failed_report] = out.glob(f"cp_failed_report_*_{task_id}.txt")
@@ -122,6 +123,7 @@ def test_failed_objects_then_recover_moves_only_those(tmp_path, ferry, rgw, s3, 
         assert len(list(out.glob("cp_succeed_report_*"))) == 2
         assert task_id_of(again) == task_id
         assert count(again, "Succeed count") == 3 and count(again, "Failed count") == 0
+        assert "ferry: 3 objects to move: " in again.stderr
         bad_bytes = sum(size for name, size in sizes.items() if name.startswith("bad"))
         assert count(again, "Transferred bytes") == bad_bytes
         assert sorted(r.path.rsplit("/", 1)[1] for r in proxy.requests if r.method == "PUT") == sorted(
@@ -205,6 +207,7 @@ def test_filters_choose_the_objects(tmp_path, ferry, s3, bucket):
     only_star = ferry("cp", "-r", str(src), f"rgw://{bucket}/s", "--include", "star\\*.txt")
     assert only_star.returncode == 0
     assert keys(s3, bucket, "s/") == ["star*.txt"]
+    assert "ferry: 1 object to move: " in only_star.stderr
     future = ferry("cp", "-r", str(src), f"rgw://{bucket}/later", "--time-range", "20990101-*")
     assert future.returncode == 0 and count(future, "Succeed count") == 0
     assert keys(s3, bucket, "later/") == []

@@ -144,7 +144,8 @@ class TaskLines(PlainListener, TaskProgress):
     """A whole task for logs and pipes: a line per failed object, a progress line every few seconds."""
 
     def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
-        PlainListener.started(self, f"{objects} objects to move", total_bytes, done_bytes)
+        noun = "object" if objects == 1 else "objects"
+        PlainListener.started(self, f"{objects} {noun} to move", total_bytes, done_bytes)
 
     def started(self, description: str, total: int, already_done: int) -> None:
         """Per-object starts are folded into the task's lines."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import boto3
 import botocore.config
 import pytest
+from tests.support.servers import start_server
 
-REPO = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
 
@@ -38,25 +38,13 @@ class RGW:
         )
 
 
-def _read_env(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip()
-    return values
-
-
 @pytest.fixture(scope="session")
 def rgw() -> RGW:
     """The real S3 server. ``make test`` starts it; starting it here too keeps plain ``pytest`` working."""
-    run_dir = Path(os.environ.get("FERRY_RGW_DIR", REPO / ".run" / "rgw"))
-    started = subprocess.run(
-        ["bash", str(REPO / "scripts" / "rgw.sh"), "start"], capture_output=True, text=True, timeout=300
-    )
-    if started.returncode != 0:
-        pytest.fail(f"could not start Ceph RGW:\n{started.stderr[-3000:]}")
-    env = _read_env(run_dir / "env")
+    try:
+        env = start_server("rgw.sh")
+    except RuntimeError as exc:
+        pytest.fail(f"could not start Ceph RGW: {exc}")
     return RGW(
         endpoint=env["FERRY_RGW_ENDPOINT"],
         access_key=env["FERRY_RGW_ACCESS_KEY"],

@@ -4,16 +4,15 @@ SQLite and PostgreSQL, the fault proxy, SIGKILL and restart, and the ``ferry gro
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 from tests.conftest import MiB
 from tests.support.faultproxy import FaultProxy, Rule
+from tests.support.servers import start_server
 from tests.support.service import (
     Api,
     Service,
@@ -31,7 +30,6 @@ from tests.support.service import (
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parent.parent.parent
 SMALL = {"threshold": "6MiB", "part_size": "5MiB"}
 
 
@@ -40,13 +38,10 @@ SMALL = {"threshold": "6MiB", "part_size": "5MiB"}
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    done = subprocess.run(
-        ["bash", str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        pytest.fail(f"could not start PostgreSQL:\n{done.stderr[-3000:]}")
-    values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
-    return values["FERRY_PG_URL"]
+    try:
+        return start_server("postgres.sh")["FERRY_PG_URL"]
+    except RuntimeError as exc:
+        pytest.fail(f"could not start PostgreSQL: {exc}")
 
 
 @pytest.fixture

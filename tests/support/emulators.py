@@ -6,7 +6,6 @@ scripts/ (idempotent), so a plain ``pytest`` works without ``make servers``."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,14 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tests.support.servers import start_server
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContainerClient
     from google.cloud import storage
     from tests.support.azurite import Azurite
     from tests.support.gcs import Emulator
-
-REPO = Path(__file__).resolve().parent.parent.parent
 
 
 # --- Azurite ------------------------------------------------------------------------------------------------
@@ -86,12 +84,10 @@ class Nginx:
 @pytest.fixture(scope="session")
 def nginx() -> Nginx:
     """The real nginx. ``make test`` starts it; starting it here too keeps plain ``pytest`` working."""
-    started = subprocess.run(
-        ["bash", str(REPO / "scripts" / "nginx.sh"), "start"], capture_output=True, text=True, timeout=120
-    )
-    if started.returncode != 0:
-        pytest.fail(f"could not start nginx:\n{started.stderr[-3000:]}")
-    env = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        env = start_server("nginx.sh", (("start", 120),))
+    except RuntimeError as exc:
+        pytest.fail(f"could not start nginx: {exc}")
     run_dir = Path(env["FERRY_NGINX_DIR"])
     return Nginx(
         env["FERRY_NGINX_URL"],

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import google.api_core.exceptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-
-REPO = Path(__file__).resolve().parent.parent.parent
+from tests.support.servers import start_server
 
 
 @dataclass(frozen=True)
@@ -31,17 +27,7 @@ class Emulator:
 
 def start_emulator() -> Emulator:
     """Check and start the emulator; raise RuntimeError with the script's output when it cannot."""
-    run_dir = Path(os.environ.get("FERRY_GCS_DIR", REPO / ".run" / "gcs"))
-    script = str(REPO / "scripts" / "gcs-emulator.sh")
-    for step in ("install", "start"):
-        done = subprocess.run(["bash", script, step], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"scripts/gcs-emulator.sh {step} failed:\n{done.stderr[-3000:]}")
-    env = {}
-    for line in (run_dir / "env").read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            env[key.strip()] = value.strip()
+    env = start_server("gcs-emulator.sh", (("install", 120), ("start", 120)))
     return Emulator(env["FERRY_GCS_ENDPOINT"])
 
 

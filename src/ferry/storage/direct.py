@@ -83,14 +83,16 @@ class PartWriter:
 
     def _flush(self, length: int) -> None:
         """Write the buffer's first ``length`` bytes (a multiple of ALIGN) directly, keep the rest."""
-        assert self._view is not None and self._direct is not None
+        assert self._view is not None
         if length:
+            data = self._view[:length]
             try:
-                _pwrite_all(self._direct, self._view[:length], self.offset)
+                _pwrite_all(self._direct if self._direct is not None else self._buffered, data, self.offset)
             except OSError as exc:
-                if exc.errno != errno.EINVAL:  # a filesystem that opens O_DIRECT but refuses the write
+                if exc.errno != errno.EINVAL or self._direct is None:
                     raise
-                _pwrite_all(self._buffered, self._view[:length], self.offset)
+                self._direct = None  # it opens O_DIRECT but refuses the writes: the cache for the rest
+                _pwrite_all(self._buffered, data, self.offset)
             self.offset += length
         rest = self._held - length
         if rest:

@@ -178,17 +178,20 @@ def test_glob_agrees_with_a_reference_regex(pattern, key):
 @pytest.mark.parametrize(
     ("text", "start", "end"),
     [
-        ("20240101-20240101", ts(2024, 1, 1), ts(2024, 1, 1, 23, 59, 59)),
-        ("2024010112-2024010112", ts(2024, 1, 1, 12), ts(2024, 1, 1, 12, 59, 59)),
-        ("202401011230-202401011230", ts(2024, 1, 1, 12, 30), ts(2024, 1, 1, 12, 30, 59)),
+        # the seed: yyyyMMdd is yyyyMMdd000000 and yyyyMM is yyyyMM01000000, on either side
+        ("20240101-20240101", ts(2024, 1, 1), ts(2024, 1, 1)),
+        ("202401-202402", ts(2024, 1, 1), ts(2024, 2, 1)),
+        ("2024010112-2024010113", ts(2024, 1, 1, 12), ts(2024, 1, 1, 13)),
+        ("202401011230-202401011230", ts(2024, 1, 1, 12, 30), ts(2024, 1, 1, 12, 30)),
         ("20240101123045-20240101123045", ts(2024, 1, 1, 12, 30, 45), ts(2024, 1, 1, 12, 30, 45)),
-        ("20240101-20241231", ts(2024, 1, 1), ts(2024, 12, 31, 23, 59, 59)),
+        ("20240101-20241231", ts(2024, 1, 1), ts(2024, 12, 31)),
         ("20240229-20240229235959", ts(2024, 2, 29), ts(2024, 2, 29, 23, 59, 59)),
-        ("*-20240101", None, ts(2024, 1, 1, 23, 59, 59)),
+        ("*-20240101", None, ts(2024, 1, 1)),
         ("20240101-*", ts(2024, 1, 1), None),
+        ("202401-*", ts(2024, 1, 1), None),
         ("*-*", None, None),
-        ("2024010112-20240101", ts(2024, 1, 1, 12), ts(2024, 1, 1, 23, 59, 59)),
-        ("19691231-19700101", ts(1969, 12, 31), ts(1970, 1, 1, 23, 59, 59)),
+        ("2024010112-20240102", ts(2024, 1, 1, 12), ts(2024, 1, 2)),
+        ("19691231-19700101", ts(1969, 12, 31), ts(1970, 1, 1)),
     ],
 )
 def test_parse_time_range(text, start, end):
@@ -196,7 +199,7 @@ def test_parse_time_range(text, start, end):
 
 
 def test_time_range_is_inclusive_to_the_second():
-    day = parse_time_range("20240101-20240101")
+    day = parse_time_range("20240101-20240101235959")
     assert not day.contains(ts(2023, 12, 31, 23, 59, 59))
     assert day.contains(ts(2024, 1, 1))
     assert day.contains(ts(2024, 1, 1, 12))
@@ -204,7 +207,10 @@ def test_time_range_is_inclusive_to_the_second():
     assert day.contains(ts(2024, 1, 1, 23, 59, 59) + 0.999)
     assert not day.contains(ts(2024, 1, 2))
 
-    minute = parse_time_range("202401011230-202401011230")
+    short = parse_time_range("20240101-20240101")  # obsutil's short form: one second, 00:00:00
+    assert short.contains(ts(2024, 1, 1) + 0.5) and not short.contains(ts(2024, 1, 1, 0, 0, 1))
+
+    minute = parse_time_range("202401011230-20240101123059")
     assert not minute.contains(ts(2024, 1, 1, 12, 29, 59))
     assert minute.contains(ts(2024, 1, 1, 12, 30))
     assert minute.contains(ts(2024, 1, 1, 12, 30, 59))

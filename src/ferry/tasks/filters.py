@@ -125,17 +125,18 @@ class TimeRange:
 
 
 _TIME_FORMAT = "expected time1-time2 as yyyyMMddHHmmss (short forms and * allowed)"
-_DIGITS = re.compile(r"[0-9]{8}(?:[0-9]{2}){0,3}")
+_DIGITS = re.compile(r"[0-9]{6}(?:[0-9]{2}){0,4}")
 
 
-def _parse_time(text: str, value: str, *, end: bool) -> float | None:
-    """One side of a range: ``*``, or 8, 10, 12 or 14 digits; a short end is padded to the end of its unit."""
+def _parse_time(text: str, value: str) -> float | None:
+    """One side of a range: ``*``, or 6 to 14 digits. As the seed says, a short form is completed with the
+    start of what it leaves out, on either side: ``yyyyMM`` is ``yyyyMM01000000`` and ``yyyyMMdd`` is
+    ``yyyyMMdd000000``."""
     if value == "*":
         return None
     if not _DIGITS.fullmatch(value):
         raise UsageError(f"invalid --time-range {text!r}: {_TIME_FORMAT}")
-    fill = "235959" if end else "000000"
-    full = value + fill[len(value) - 8 :]
+    full = value + "01000000"[len(value) - 6 :]
     try:
         moment = datetime(
             int(full[0:4]),
@@ -152,16 +153,16 @@ def _parse_time(text: str, value: str, *, end: bool) -> float | None:
 
 
 def parse_time_range(text: str) -> TimeRange:
-    """Parse ``time1-time2`` (UTC, ``yyyyMMddHHmmss``, shorter forms down to ``yyyyMMdd``, ``*`` for open).
+    """Parse ``time1-time2`` (UTC, ``yyyyMMddHHmmss``, shorter forms down to ``yyyyMM``, ``*`` for open).
 
-    A short start means the beginning of the day/hour/minute it names and a short end the last second of it,
-    so ``20240101-20240101`` is the whole of that day.
+    Both ends are inclusive, to the second; a short form means the first second of what it names on either
+    side (obsutil's rule), so the whole of 1 January 2024 is ``20240101-20240101235959``.
     """
     sides = text.split("-")
     if len(sides) != 2:
         raise UsageError(f"invalid --time-range {text!r}: {_TIME_FORMAT}")
-    start = _parse_time(text, sides[0], end=False)
-    end = _parse_time(text, sides[1], end=True)
+    start = _parse_time(text, sides[0])
+    end = _parse_time(text, sides[1])
     if start is not None and end is not None and start > end:
         raise UsageError(f"invalid --time-range {text!r}: the start is after the end")
     return TimeRange(start, end)

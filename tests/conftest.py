@@ -14,7 +14,12 @@ from pathlib import Path
 import boto3
 import botocore.config
 import pytest
+from hypothesis import settings as hypothesis_settings
 from tests.support.servers import start_server
+
+# Property tests assert what holds, not how fast: a deadline only makes them flaky on a busy machine.
+hypothesis_settings.register_profile("ferry", deadline=None)
+hypothesis_settings.load_profile("ferry")
 
 MiB = 1024 * 1024
 

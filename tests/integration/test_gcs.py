@@ -317,7 +317,8 @@ def test_sigkill_in_a_task_then_recover(tmp_path, ferry, config, home, gcs, gbuc
             return 0
         try:
             with sqlite3.connect(journals[0], timeout=10) as db:
-                return int(db.execute("SELECT COUNT(*) FROM objects WHERE state = 'done'").fetchone()[0])
+                query = "SELECT COUNT(*) FROM ferry_objects WHERE state = 'done'"
+                return int(db.execute(query).fetchone()[0])
         except sqlite3.OperationalError:  # the journal is still being created ("no such table")
             return 0
 

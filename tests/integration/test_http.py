@@ -276,9 +276,10 @@ def test_cdn_signing_right_and_wrong_key_and_the_key_stays_secret(
     assert sha256_object(s3, bucket, "single.bin") == digests["big.bin"]
 
     with sqlite3.connect(next((home / "checkpoint" / "tasks").glob("*.db"))) as db:
-        [(options,)] = db.execute("SELECT options FROM task").fetchall()
-    kept = json.loads(options)
-    assert kept["url_list"] is True and not any("cdn" in name or "auth" in name for name in kept)
+        [(settings, plan)] = db.execute("SELECT settings, plan FROM ferry_tasks").fetchall()
+    kept = json.loads(settings)
+    assert json.loads(plan)["type"] == "url_list"
+    assert not any("cdn" in name or "auth" in name for name in kept)
     for secret in (nginx.key, WRONG_KEY):
         for run in runs:
             assert secret not in run.stdout and secret not in run.stderr

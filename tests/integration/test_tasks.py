@@ -131,8 +131,11 @@ def test_failed_objects_then_recover_moves_only_those(tmp_path, ferry, rgw, s3, 
         )
     assert keys(s3, bucket, "t/") == sorted(sizes)
 
+    # "recover until it exits 0" loops must end: a recover of a task that succeeded is a no-op, exit 0
     done = ferry("cp", "--recover", task_id, config_path=config)
-    assert done.returncode == 3 and "already succeeded" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert f"Task {task_id} already succeeded: there is nothing to recover" in done.stdout
+    assert len(list(out.glob("cp_succeed_report_*"))) == 2  # nothing ran: no new result file
 
 
 def test_sigkill_in_a_batch_then_recover(tmp_path, ferry, config, home, s3, bucket):
@@ -149,7 +152,7 @@ def test_sigkill_in_a_batch_then_recover(tmp_path, ferry, config, home, s3, buck
         if not journals:
             return 0
         with sqlite3.connect(journals[0]) as db:
-            return db.execute("SELECT COUNT(*) FROM objects WHERE state = 'done'").fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM ferry_objects WHERE state = 'done'").fetchone()[0]
 
     deadline = time.monotonic() + 60
     while done_count() < 6:
@@ -201,16 +204,51 @@ def test_filters_choose_the_objects(tmp_path, ferry, s3, bucket):
     for rel in ("keep.txt", "drop.log", "logs/a.txt", "logs/b.log", "tmp/x.txt", "star*.txt"):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_text(rel)
-    run = ferry("cp", "-r", str(src), f"rgw://{bucket}", "--include", "*.txt", "--exclude", "tmp/*")
+    # A local file is judged by its absolute path: /.../f/tmp/x.txt
+    run = ferry("cp", "-r", str(src), f"rgw://{bucket}", "--include", "*.txt", "--exclude", "*/f/tmp/*")
     assert run.returncode == 0, run.stderr
     assert keys(s3, bucket) == ["keep.txt", "logs/a.txt", "star*.txt"]
-    only_star = ferry("cp", "-r", str(src), f"rgw://{bucket}/s", "--include", "star\\*.txt")
+    relative = ferry("cp", "-r", str(src), f"rgw://{bucket}/r", "--include", "logs/*")
+    assert relative.returncode == 0 and count(relative, "Succeed count") == 0  # not a path from the root
+    absolute = ferry("cp", "-r", str(src), f"rgw://{bucket}/r", "--include", f"{src}/logs/*")
+    assert absolute.returncode == 0 and keys(s3, bucket, "r/") == ["logs/a.txt", "logs/b.log"]
+    only_star = ferry("cp", "-r", str(src), f"rgw://{bucket}/s", "--include", "*/star\\*.txt")
     assert only_star.returncode == 0
     assert keys(s3, bucket, "s/") == ["star*.txt"]
     assert "ferry: 1 object to move: " in only_star.stderr
     future = ferry("cp", "-r", str(src), f"rgw://{bucket}/later", "--time-range", "20990101-*")
     assert future.returncode == 0 and count(future, "Succeed count") == 0
     assert keys(s3, bucket, "later/") == []
+
+
+def test_filters_match_the_key_from_the_bucket_root_and_recover_applies_its_own(tmp_path, ferry, s3, bucket):
+    """obsutil's rule: for obs://bucket/src1/src2/test.txt the pattern meets src1/src2/test.txt. Filters
+    given to a recover choose what that recover attempts; the rest keep their state for a later one."""
+    for key in ("src1/src2/test.txt", "src1/src2/b.jpg", "src1/src2/c.jpg", "src1/other.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    dest = tmp_path / "down"
+    relative = ferry("cp", "-r", f"rgw://{bucket}/src1", str(tmp_path / "rel"), "--include", "src2/*")
+    assert relative.returncode == 0 and count(relative, "Succeed count") == 0
+    # Block two of the three downloads: a folder where each file must go.
+    (dest / "src2" / "b.jpg").mkdir(parents=True)
+    (dest / "src2" / "test.txt").mkdir(parents=True)
+    first = ferry("cp", "-r", f"rgw://{bucket}/src1", str(dest), "--include", "src1/src2/*")
+    assert first.returncode == 8, first.stdout
+    task_id = task_id_of(first)
+    assert count(first, "Succeed count") == 1 and count(first, "Failed count") == 2
+    assert not (dest / "other.txt").exists()  # outside the include, never planned
+    (dest / "src2" / "b.jpg").rmdir()
+    (dest / "src2" / "test.txt").rmdir()
+
+    jpgs = ferry("cp", "--recover", task_id, "--include", "*.jpg")
+    assert jpgs.returncode == 8, jpgs.stderr  # test.txt is still to do
+    assert count(jpgs, "Succeed count") == 1 and count(jpgs, "Failed count") == 0
+    assert (dest / "src2" / "b.jpg").read_bytes() == b"src1/src2/b.jpg"
+    assert not (dest / "src2" / "test.txt").exists()
+    rest = ferry("cp", "--recover", task_id)
+    assert rest.returncode == 0, rest.stderr
+    assert count(rest, "Succeed count") == 1
+    assert (dest / "src2" / "test.txt").read_bytes() == b"src1/src2/test.txt"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ Alembic migrations building exactly the schema the models describe."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -18,10 +19,12 @@ from ferry.service import states
 from ferry.service.db import Base, Database, normalise_url, open_database, safe_url
 from ferry.service.errors import describe_validation
 from ferry.service.schemas import RetryBody
-from ferry.service.skipcheck import EXISTS_REASON, SAME_CONTENT_REASON, already_there, skip_rule
 from ferry.service.split import SplitError, overlapping, split_group
 from ferry.service.vault import GroupSecrets, NodeSecrets, Vault
+from ferry.service.worker import task_settings
 from ferry.storage.base import ObjectInfo
+from ferry.tasks.settings import TaskSettings
+from ferry.tasks.skip import EXISTS_REASON, SAME_CONTENT_REASON, already_there, run_rule
 from ferry.transfer.engine import UP_TO_DATE
 
 keys = st.lists(st.text(alphabet="ab/.-", min_size=1, max_size=6), max_size=60)
@@ -71,6 +74,13 @@ def test_group_status_follows_its_most_active_task(task_statuses):
     assert status in states.GROUP_CODES
 
 
+def skip_rule(overwrite, check, recheck_all):
+    """The rule a run of a group's task applies, through the task settings the group gives its tasks."""
+    group = {"overwrite": overwrite, "consistency_check": check, "transfer": {}}
+    settings = task_settings(group, Path("checkpoint"))
+    return run_rule(settings, recheck_all)
+
+
 def test_skip_rules():
     assert skip_rule("never", "size_mtime", False) == "exists"
     assert skip_rule("if_different", "size_mtime", False) == "engine"
@@ -78,6 +88,8 @@ def test_skip_rules():
     assert skip_rule("always", "size_mtime", False) == "none"
     assert skip_rule("always", "size_mtime", True) == "engine"  # a full retry skips what is migrated
     assert skip_rule("always", "checksum", True) == "checksum"
+    assert run_rule(TaskSettings(), False) == "none"  # cp -r without -u moves everything
+    assert run_rule(TaskSettings(incremental=True), False) == "engine"  # cp -r -u
 
 
 def info(size=10, mtime=100.0, etag=None, md5=None):

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ferry.tasks.journal import PlannedObject, TaskJournal
+from ferry.tasks.settings import TaskSettings
 from ferry.tasks.urllist import parse_line, parse_lines, read_url_list
 
 GOOD = "https://cdn.example.com/img/a%20b.png\timages/a b.png"
@@ -77,7 +78,9 @@ def test_malformed_lines_become_failed_journal_rows(tmp_path):
     and stay failed on a requeue: no retry can fix a line."""
     entries = [e for e in parse_lines(["no tab here", "ftp://x/y\tk", "no tab here"]) if e.problem]
     rows = [PlannedObject(f"line {e.line}: {e.text}", "", 0, 0.0, None, e.problem) for e in entries]
-    journal = TaskJournal.create(tmp_path, "00000000-0000-4000-8000-000000000001", "copy", "l", "d", {})
+    journal = TaskJournal.create(
+        tmp_path, "00000000-0000-4000-8000-000000000001", "copy", "l", "d", TaskSettings()
+    )
     assert journal.add_planned(rows) == 3  # the same text on two lines: two rows
     failed = list(journal.objects(("failed",)))
     assert [o.reason for o in failed] == [e.problem for e in entries]

@@ -1,16 +1,17 @@
 """``ferry cp -r`` and ``ferry cp --recover TASK_ID``: a batch task from the command line.
 
-The options a task was started with are kept in its journal (as given, never a secret), so a recover
-applies them again; a flag given to the recover overrides the kept value.
+A thin caller of :mod:`ferry.tasks.lifecycle`: it turns flags into :class:`TaskSettings`, opens the stores,
+creates or reopens the journal, and shows progress and the closing summary. The settings a task was
+started with are kept in its journal (never a secret), so a recover applies them again; a flag given to
+the recover overrides the kept value for that run, and filters given to it choose what that run attempts.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,25 +19,20 @@ from rich.console import Console
 
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
 from ferry.config import Config, ferry_home
-from ferry.errors import IncompleteError, InterruptedTransfer, UsageError
+from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
 from ferry.storage import StoreOpener
+from ferry.storage.base import Store
 from ferry.storage.s3 import ClientSettings
-from ferry.tasks import runner, urllist
-from ferry.tasks.assemble import journal_state, task_filter, task_jobs, task_large_jobs, task_options
+from ferry.tasks import runner
 from ferry.tasks.journal import JournalObject, PlannedObject, StateCount, TaskJournal
+from ferry.tasks.lifecycle import TaskRun, run_task
+from ferry.tasks.plan import plan_for_locations, plan_from_dict, planned_objects
 from ferry.tasks.reports import ReportWriter, clear_failure_reports
+from ferry.tasks.settings import TaskSettings
+from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
-from ferry.transfer.options import check_payer
 from ferry.units import format_size
 from ferry.urls import LocalLocation, parse_location
-
-
-def merge_options(kept: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """The options of a recover: what the task kept, overridden by what this command line gave (a flag
-    counts as given when it is set; an unset flag never clears a kept value)."""
-    merged = dict(kept)
-    merged.update({k: v for k, v in given.items() if v not in (None, False, [], ())})
-    return merged
 
 
 def run_batch(
@@ -55,142 +51,86 @@ def run_batch(
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
-    dry run) and nothing else."""
-    resolved_cpd = given.get("checkpoint_dir") or config.defaults.checkpoint_dir
+    dry run) and nothing else. Recovering a task that already succeeded does nothing and says so."""
+    given_settings = TaskSettings.from_options(given)  # every flag checked before anything happens
+    directory = _checkpoint_dir(given_settings.checkpoint_dir or config.defaults.checkpoint_dir)
+    run_filter = None
+    journal: TaskJournal | None = None
     if recover is not None:
         if source_text or destination_text:
             raise UsageError("--recover takes the task's own source and destination; give no locations")
-        journal = TaskJournal.open(_checkpoint_dir(resolved_cpd), recover)
-        if not dry_run:
-            journal.lock()
-        info = journal.info()
-        if info.state == "succeeded":
+        journal = _open_for_recover(directory, recover, given_settings.output_dir)
+        try:
+            if not dry_run:
+                journal.lock()
+            info = journal.info()
+        except BaseException:
             journal.close()
-            raise UsageError(f"task {recover} already succeeded: there is nothing to recover")
-        raw = merge_options(info.options, given)
-        source_text, destination_text = info.source, info.destination
+            raise
+        if info.state == TaskState.SUCCEEDED:
+            journal.close()
+            _already_succeeded(recover, json_output)
+            return None
+        # Filters given to a recover choose what THIS run attempts; the task keeps its own plan.
+        settings = info.settings.overridden(given_settings.without_filters())
+        if given_settings.filters_given():
+            run_filter = given_settings.object_filter()
+        source_text, destination_text, plan = info.source, info.destination, info.plan
     else:
         if not source_text or not destination_text:
             raise UsageError("cp -r needs a source and a destination")
-        raw = {k: v for k, v in given.items() if v not in (None, False, [], ())}
-        journal = None
+        settings = given_settings
+        plan = plan_for_locations(source_text, destination_text, url_list=bool(given.get("url_list")))
 
-    options = task_options(config.defaults, raw)  # the same assembly as the migration service's
-    jobs = task_jobs(raw)
-    object_filter = task_filter(raw)
-
-    # The planner: the source's listing, or (option url_list) the lines of the URL list file named as the
-    # task's source, fetched from their hosts by one HTTP source.
-    url_list = Path(source_text) if raw.get("url_list") else None
-    source = parse_location(source_text) if url_list is None else None
-    destination = parse_location(destination_text)
-    opener = StoreOpener(
-        config,
-        ClientSettings(
-            connect_timeout=config.defaults.connect_timeout,
-            read_timeout=config.defaults.read_timeout,
-            max_connections=max(16, jobs * options.parallel + 4),
-            request_payer=check_payer(raw.get("payer")),
-        ),
-        temp_dir=Path(raw["temp_dir"]) if raw.get("temp_dir") else None,
-        cdn_auth_key=cdn_auth_key,
-    )
-    src_store, src_root = opener.open(source) if source is not None else (opener.http_source(), "")
-    dst_store, dst_root = opener.open(destination)
-    kind = transfer_kind(src_store, dst_store)
-    if isinstance(source, LocalLocation):
-        if not source.path.is_dir():
-            raise UsageError(f"{source.path} is not a directory: cp -r copies a folder")
-        src_root = str(source.path.absolute())
-    if isinstance(destination, LocalLocation):
-        if destination.path.exists() and not destination.path.is_dir():
-            raise UsageError(f"{destination.path} is not a directory")
-        dst_root = str(destination.path.absolute())
-
-    planned_objects: Callable[[], Iterator[PlannedObject]]
-    if url_list is not None:
-        planned_objects = functools.partial(
-            urllist.url_list_objects,
-            url_list,
-            src_store,
-            dst_store,
-            dst_root,
-            object_filter,
-            workers=min(32, 2 * jobs),
+    try:
+        src_store, dst_store, kind = _open_stores(
+            config, settings, plan, source_text, destination_text, cdn_auth_key
         )
-    else:
-        planned_objects = functools.partial(
-            runner.planned_objects, src_store, src_root, dst_store, dst_root, object_filter
-        )
+    except BaseException:
+        if journal is not None:
+            journal.close()
+        raise
 
     if dry_run:
-        planned: Iterable[PlannedObject | JournalObject]
-        if journal is None:
-            planned = planned_objects()
-        else:
-            if not journal.info().listing_complete:
-                console.print(
-                    "ferry: note: the task's listing was not finished; a recover would list the source again"
-                )
-            planned = journal.objects()
-        try:
-            _print_preview(runner.preview(planned, dst_store, options.incremental), kind, json_output)
-        finally:
-            if journal is not None:
-                journal.close()
+        _dry_run(journal, settings, plan, src_store, dst_store, kind, json_output, console, config)
         return None
 
     if journal is None:
-        task_id = str(uuid.uuid4())
         journal = TaskJournal.create(
-            options.checkpoint_dir, task_id, kind, source_text, destination_text, raw
+            settings.transfer_options(config.defaults).checkpoint_dir,
+            str(uuid.uuid4()),
+            kind,
+            source_text,
+            destination_text,
+            settings,
+            plan,
         )
         journal.lock()
-    task_id = journal.info().task_id
-    output_dir = Path(raw["output_dir"]).expanduser() if raw.get("output_dir") else ferry_home() / "output"
+    task_id = journal.task_id
+    output_dir = output_folder(settings)
     if not json_output:
         print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
     reports = ReportWriter(output_dir, task_id)
-    stop = threading.Event()
+    progress: runner.TaskProgress
+    if quiet or json_output:
+        progress = TaskQuiet()
+    elif console.is_terminal:
+        progress = TaskBar(console)
+    else:
+        progress = TaskLines()
+    run = TaskRun(journal, src_store, dst_store, settings, config.defaults, progress, reports=reports)
+    run.run_filter = run_filter
     try:
-        if not journal.info().listing_complete:
-            journal.add_planned(planned_objects())
-            journal.finish_listing()
-        counts = journal.counts()
-        todo = counts["pending"].count + counts["failed"].count
-        todo_bytes = counts["pending"].bytes + counts["failed"].bytes
-        progress: runner.TaskProgress
-        if quiet or json_output:
-            progress = TaskQuiet()
-        elif console.is_terminal:
-            progress = TaskBar(console)
-        else:
-            progress = TaskLines()
-        progress.begin(todo, todo_bytes, 0)
-        bar = progress if isinstance(progress, TaskBar) else None
-        if bar is not None:
-            bar.__enter__()
-        try:
-            large_jobs = task_large_jobs(raw)
-            outcome = runner.run(
-                journal, src_store, dst_store, options, jobs, progress, stop, reports, large_jobs
-            )
-        finally:
-            reports.close()
-            if bar is not None:
-                bar.__exit__(None, None, None)
-        final = journal.counts()
-        outcome.skipped = final["skipped"].count
-        journal.set_state(journal_state(outcome, final))
+        with progress if isinstance(progress, TaskBar) else contextlib.nullcontext():
+            result = run_task(run)
     except KeyboardInterrupt:
-        stop.set()
-        journal.set_state("interrupted")
         raise InterruptedTransfer(f"interrupted; resume with: ferry cp --recover {task_id}") from None
     finally:
+        reports.close()
         journal.close()
-    state = journal_state(outcome, final)
+    outcome, final = result.outcome, result.counts
     if json_output:
-        print(json.dumps(_summary_json(outcome, state, final, reports.paths()), indent=2))
+        print(json.dumps(_summary_json(outcome, result.state, final, reports.paths()), indent=2))
     else:
         print_task_summary(outcome)
     if outcome.interrupted:
@@ -200,29 +140,132 @@ def run_batch(
             f"the task stopped: {outcome.stopped_by.message}; once that is fixed, continue it with: "
             f"ferry cp --recover {task_id}"
         )
-    if final["failed"].count or final["pending"].count:
-        left = final["failed"].count + final["pending"].count
-        raise IncompleteError(
-            f"{left} objects did not succeed; retry them with: ferry cp --recover {task_id}"
-        )
+    left = final[ObjectState.FAILED].count + final[ObjectState.PENDING].count
+    if left:
+        noun = "object" if left == 1 else "objects"
+        raise IncompleteError(f"{left} {noun} did not succeed; retry them with: ferry cp --recover {task_id}")
     if clear:
         clear_failure_reports(output_dir, task_id)
     return outcome
 
 
+def output_folder(settings: TaskSettings) -> Path:
+    """Where a task's result files go: ``-o``, else ``~/.ferry/output``."""
+    return Path(settings.output_dir).expanduser() if settings.output_dir else ferry_home() / "output"
+
+
+def _already_succeeded(task_id: str, json_output: bool) -> None:
+    """A recover of a finished task is a no-op, so "recover until it exits 0" loops end."""
+    if json_output:
+        print(json.dumps({"task_id": task_id, "state": "succeeded", "recovered": False}, indent=2))
+    else:
+        print(f"Task {task_id} already succeeded: there is nothing to recover", flush=True)
+
+
+def _open_for_recover(directory: Path, task_id: str, output_dir: str | None) -> TaskJournal:
+    """The task's journal; when it is gone but the task's result files are found, say exactly that."""
+    try:
+        return TaskJournal.open(directory, task_id)
+    except TaskNotFoundError:
+        folders = [Path(output_dir).expanduser()] if output_dir else []
+        folders.append(ferry_home() / "output")
+        for folder in folders:
+            reports = sorted(folder.glob(f"cp_*_report_*_{task_id}.txt*")) if folder.is_dir() else []
+            if reports:
+                raise TaskNotFoundError(
+                    f"task {task_id} has result files in {folder} ({reports[0].name}...) but no journal in "
+                    f"{directory / 'tasks'}: the journal was deleted or lives in another --checkpoint-dir; "
+                    "without it nothing can be recovered (run the copy again with -u to skip what is done)"
+                ) from None
+        raise
+
+
+def _open_stores(
+    config: Config,
+    settings: TaskSettings,
+    plan: dict[str, Any],
+    source_text: str,
+    destination_text: str,
+    cdn_auth_key: str | None,
+) -> tuple[Store, Store, str]:
+    """The task's two stores (an http(s) source of any host for a URL list), checked for what a task
+    can use."""
+    options = settings.transfer_options(config.defaults)
+    opener = StoreOpener(
+        config,
+        ClientSettings(
+            connect_timeout=config.defaults.connect_timeout,
+            read_timeout=config.defaults.read_timeout,
+            max_connections=max(16, settings.job_count() * options.parallel + 4),
+            request_payer=settings.payer,
+        ),
+        temp_dir=Path(settings.temp_dir) if settings.temp_dir else None,
+        cdn_auth_key=cdn_auth_key,
+    )
+    url_list = plan.get("type") == "url_list"
+    source = None if url_list else parse_location(source_text)
+    destination = parse_location(destination_text)
+    src_store = opener.http_source() if source is None else opener.open(source)[0]
+    dst_store = opener.open(destination)[0]
+    kind = transfer_kind(src_store, dst_store)
+    if isinstance(source, LocalLocation) and not source.path.is_dir():
+        raise UsageError(f"{source.path} is not a directory: cp -r copies a folder")
+    if isinstance(destination, LocalLocation) and destination.path.exists() and not destination.path.is_dir():
+        raise UsageError(f"{destination.path} is not a directory")
+    return src_store, dst_store, kind
+
+
+def _dry_run(
+    journal: TaskJournal | None,
+    settings: TaskSettings,
+    plan: dict[str, Any],
+    src_store: Store,
+    dst_store: Store,
+    kind: str,
+    json_output: bool,
+    console: Console,
+    config: Config,
+) -> None:
+    """What a run would do, from a fresh plan or from the journal; nothing is written."""
+    planned: Iterable[PlannedObject | JournalObject]
+    if journal is None:
+        planned = planned_objects(
+            plan_from_dict(plan),
+            src_store,
+            dst_store,
+            settings.object_filter(),
+            modified_after=settings.modified_after,
+            workers=min(32, 2 * settings.job_count()),
+        )
+    else:
+        if not journal.info().listing_complete:
+            console.print(
+                "ferry: note: the task's listing was not finished; a recover would list the source again"
+            )
+        planned = journal.objects()
+    try:
+        _print_preview(runner.preview(planned, dst_store, settings.incremental), kind, json_output)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
 def _summary_json(
-    outcome: runner.TaskOutcome, state: str, final: dict[str, StateCount], reports: dict[str, list[Path]]
+    outcome: runner.TaskOutcome,
+    state: TaskState,
+    final: Mapping[ObjectState, StateCount],
+    reports: dict[str, list[Path]],
 ) -> dict[str, Any]:
     return {
         "task_id": outcome.task_id,
-        "state": state,
+        "state": str(state),
         "succeeded": outcome.succeeded,
         "failed": outcome.failed,
         "skipped": outcome.skipped,
         "succeed_bytes": outcome.succeed_bytes,
         "transferred": outcome.transferred,
         "elapsed": round(outcome.elapsed, 3),
-        "objects": {name: {"count": c.count, "bytes": c.bytes} for name, c in final.items()},
+        "objects": {str(name): {"count": c.count, "bytes": c.bytes} for name, c in final.items()},
         "reports": {kind: [str(p) for p in paths] for kind, paths in reports.items() if paths},
     }
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ferry.config import load_config
 from ferry.tasks.journal import TaskInfo, TaskJournal, list_tasks, remove_task
+from ferry.tasks.states import ObjectState
 from ferry.transfer.options import default_checkpoint_dir
 from ferry.units import format_size
 
@@ -40,17 +41,20 @@ def _when(timestamp: float) -> str:
 
 
 def _summary(info: TaskInfo, journal: TaskJournal) -> dict[str, Any]:
+    from ferry.cli.batch import output_folder
+
     counts = journal.counts()
     return {
         "task_id": info.task_id,
         "kind": info.kind,
         "source": info.source,
         "destination": info.destination,
-        "state": info.state,
+        "output_dir": str(output_folder(info.settings)),
+        "state": str(info.state),
         "created": _when(info.created),
         "updated": _when(info.updated),
         "listing_complete": info.listing_complete,
-        "counts": {state: asdict(count) for state, count in counts.items()},
+        "counts": {str(state): asdict(count) for state, count in counts.items()},
     }
 
 
@@ -75,7 +79,8 @@ def list_command(
         print(
             f"{row['task_id']}  {row['kind']:<8} {row['state']:<11} {row['created']}  "
             f"done {c['done']['count']}, failed {c['failed']['count']}, pending {c['pending']['count']}, "
-            f"skipped {c['skipped']['count']}  {row['source']} --> {row['destination']}"
+            f"skipped {c['skipped']['count']}  {row['source']} --> {row['destination']}  "
+            f"(results in {row['output_dir']})"
         )
 
 
@@ -91,7 +96,7 @@ def show_command(
     with TaskJournal.open(_directory(checkpoint_dir, config), task_id) as journal:
         row = _summary(journal.info(), journal)
         failed: list[dict[str, Any]] = []
-        for obj in journal.objects(("failed",)):
+        for obj in journal.objects((ObjectState.FAILED,)):
             if len(failed) >= limit:
                 break
             failed.append(
@@ -108,7 +113,8 @@ def show_command(
         return
     print(f"Task id:     {row['task_id']}\nKind:        {row['kind']}\nState:       {row['state']}")
     print(
-        f"Source:      {row['source']}\nDestination: {row['destination']}\nCreated:     {row['created']} UTC"
+        f"Source:      {row['source']}\nDestination: {row['destination']}\n"
+        f"Created:     {row['created']} UTC\nOutputDir:   {row['output_dir']}"
     )
     for state, count in row["counts"].items():
         print(f"{state.capitalize() + ':':<13}{count['count']} objects, {format_size(count['bytes'])}")

@@ -31,8 +31,7 @@ from ferry.service.errors import (
 from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody, SrcNodeIn
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
-from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, transfer_raw
-from ferry.tasks.assemble import task_jobs, task_options
+from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
 from ferry.tasks.journal import remove_task
 
 
@@ -210,9 +209,7 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         "transfer": body.transfer.model_dump(),
     }
     try:
-        raw = transfer_raw(settings, Path("checkpoint"))
-        task_options(service.settings.defaults, raw)
-        task_jobs(raw)
+        task_settings(settings, Path("checkpoint")).transfer_options(service.settings.defaults)
         units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None

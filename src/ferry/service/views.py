@@ -16,6 +16,7 @@ from ferry.service import states
 from ferry.service.db import Task, TaskGroup
 from ferry.service.schemas import DstNodeOut, FailedObject, FailedPage, GroupOut, SrcNodeOut, TaskOut
 from ferry.tasks.journal import TaskJournal
+from ferry.tasks.states import ObjectState
 
 _SUMMED = (
     "total_num",
@@ -132,11 +133,11 @@ def failed_objects(checkpoint_dir: Path, task_ids: Iterable[str], offset: int, l
         except FerryError:  # not planned yet, or deleted
             continue
         with journal:
-            failed = journal.counts()["failed"].count
+            failed = journal.counts()[ObjectState.FAILED].count
             if len(page) < limit and offset < count + failed:
                 skip = max(0, offset - count)
                 wanted = limit - len(page)
-                for obj in islice(journal.objects(("failed",)), skip, skip + wanted):
+                for obj in islice(journal.objects((ObjectState.FAILED,)), skip, skip + wanted):
                     page.append(
                         FailedObject(
                             task_id=task_id,

@@ -1,8 +1,8 @@
 """The worker pool: runs the service's tasks through the shared task runner, one task per worker.
 
 A task run is exactly a ``ferry cp -r`` / ``--recover`` run: its journal (``<data dir>/checkpoint/tasks/
-<task id>.db``) is created or reopened and locked, planned if its listing is not complete, and every
-pending or failed object goes through :func:`ferry.tasks.runner.run` with the task's stop Event — so a
+<task id>.db``) is created or reopened and locked, and :func:`ferry.tasks.lifecycle.run_task` plans it if
+its listing is not complete and moves every pending or failed object with the task's stop Event — so a
 stopped or crashed task resumes from its journal and its part records like any other. The HTTP layer only
 puts task ids in the queue (:meth:`Scheduler.submit`) and sets stop Events (:meth:`Scheduler.stop`).
 
@@ -12,12 +12,11 @@ once a second, so ``GET`` calls read the database only.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,18 +25,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ferry.config import Defaults
-from ferry.errors import FerryError, InterruptedTransfer, NotFoundError
-from ferry.service import nodes, planner, skipcheck, states
+from ferry.errors import FerryError, InterruptedTransfer
+from ferry.service import nodes, states
 from ferry.service.db import Database, Task, TaskGroup, now
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
 from ferry.storage.base import Store
 from ferry.storage.s3 import ClientSettings
 from ferry.tasks import runner
-from ferry.tasks.assemble import journal_state, task_jobs, task_large_jobs, task_options
-from ferry.tasks.journal import JournalObject, PlannedObject, StateCount, TaskJournal, journal_path
+from ferry.tasks.journal import JournalObject, StateCount, TaskJournal, journal_path
+from ferry.tasks.lifecycle import RunMode, TaskRun, failure_reason, run_task
+from ferry.tasks.plan import KeysPlan, ListingPlan, Plan, UrlListPlan, plan_to_dict
 from ferry.tasks.reports import ReportWriter
+from ferry.tasks.settings import TaskSettings
+from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
-from ferry.transfer.retry import RetryPolicy, call_with_retry
 
 log = logging.getLogger("ferry.service")
 
@@ -73,20 +74,36 @@ class TaskSpec:
     transferred_before: int
 
 
-def transfer_raw(settings: Mapping[str, Any], checkpoint_dir: Path) -> dict[str, Any]:
-    """A group's settings as the option dict a task journal keeps (and :func:`task_options` reads)."""
+def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSettings:
+    """A group's stored settings as the settings of each of its tasks' journals. The group's
+    ``overwrite`` policy and ``consistency_check`` become the task's skip rule; a checksum check verifies
+    MD5s, a size check lengths. UsageError names a value no run could use."""
     chosen = dict(settings.get("transfer") or {})
-    raw: dict[str, Any] = {
-        key: chosen[key]
-        for key in ("threshold", "part_size", "parallel", "retries", "bwlimit", "jobs")
-        if chosen.get(key) is not None
-    }
-    raw["checkpoint_dir"] = str(checkpoint_dir)
-    if settings.get("consistency_check") == "checksum":
-        raw["verify_md5"] = True
-    else:
-        raw["verify_length"] = True
-    return raw
+    overwrite, check = settings["overwrite"], settings["consistency_check"]
+    compare = "checksum" if check == "checksum" else "engine"
+    rule = {"never": "exists", "always": "none"}.get(overwrite, compare)
+    kept = ("threshold", "part_size", "parallel", "retries", "bwlimit", "jobs")
+    return TaskSettings.from_options(
+        {
+            **{key: chosen.get(key) for key in kept},
+            "checkpoint_dir": str(checkpoint_dir),
+            "verify_md5": check == "checksum",
+            "verify_length": check != "checksum",
+            "skip_rule": rule,
+            "incremental": rule == "engine",
+            "modified_after": settings.get("migrate_since"),
+        }
+    )
+
+
+def task_plan(source: Mapping[str, Any], save_prefix: str) -> Plan:
+    """A service task's plan: a raw key prefix (OMS keeps whole keys below ``save_prefix``), a list of
+    object keys, or URL list lines."""
+    if "prefix" in source:
+        return ListingPlan(str(source["prefix"]), save_prefix, folder=False)
+    if "keys" in source:
+        return KeysPlan(tuple(source["keys"]), save_prefix)
+    return UrlListPlan(save_prefix, lines=tuple((int(n), str(text)) for n, text in source["urls"]))
 
 
 class ServiceProgress(runner.TaskProgress):
@@ -123,17 +140,17 @@ class Running:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def counters(counts: Mapping[str, StateCount]) -> dict[str, int]:
+def counters(counts: Mapping[ObjectState, StateCount]) -> dict[str, int]:
     """Journal counts as the task row's counter columns."""
     return {
         "total_num": sum(c.count for c in counts.values()),
-        "success_num": counts["done"].count,
-        "fail_num": counts["failed"].count,
-        "skip_num": counts["skipped"].count,
+        "success_num": counts[ObjectState.DONE].count,
+        "fail_num": counts[ObjectState.FAILED].count,
+        "skip_num": counts[ObjectState.SKIPPED].count,
         "total_size": sum(c.bytes for c in counts.values()),
-        "success_size": counts["done"].bytes,
-        "fail_size": counts["failed"].bytes,
-        "skip_size": counts["skipped"].bytes,
+        "success_size": counts[ObjectState.DONE].bytes,
+        "fail_size": counts[ObjectState.FAILED].bytes,
+        "skip_size": counts[ObjectState.SKIPPED].bytes,
     }
 
 
@@ -314,81 +331,58 @@ class Scheduler:
                 self._running.pop(task_id, None)
 
     def _run(self, spec: TaskSpec, secrets: GroupSecrets, running: Running) -> tuple[str, str | None]:
-        settings, defaults = spec.settings, self.settings.defaults
-        raw = transfer_raw(settings, self.settings.checkpoint_dir)
-        options = task_options(defaults, raw)
-        jobs = task_jobs(raw)
+        defaults = self.settings.defaults
+        settings = task_settings(spec.settings, self.settings.checkpoint_dir)
+        options = settings.transfer_options(defaults)
         client = ClientSettings(
             connect_timeout=defaults.connect_timeout,
             read_timeout=defaults.read_timeout,
-            max_connections=max(16, jobs * options.parallel + 4),
+            max_connections=max(16, settings.job_count() * options.parallel + 4),
         )
         source = nodes.open_store(spec.src_node, secrets.source, client, "src")
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")
-        save_prefix = str(spec.dst_node.get("save_prefix") or "")
-        if "urls" not in spec.source:  # a URL list names its objects: there is no bucket to look at
-            _preflight(source, str(spec.source.get("prefix", "")), options.retry)
-        _preflight(destination, save_prefix, options.retry)
-
-        journal = self._journal(spec, source, destination, raw)
+        journal = self._journal(spec, source, destination, settings)
         progress = ServiceProgress(spec.task_id)
         with running.lock:
             running.journal, running.progress, running.started = journal, progress, time.monotonic()
         try:
             journal.lock()
-            if not journal.info().listing_complete:
-                planner.plan(journal, self._planned(spec, source, destination, running, options.retry, jobs))
-            recheck_all = spec.run_mode == "all"
-            if recheck_all:
-                journal.requeue(("done", "skipped", "failed"))
-            rule = skipcheck.skip_rule(settings["overwrite"], settings["consistency_check"], recheck_all)
-            options = task_options(defaults, {**raw, "incremental": rule == "engine"})
-            skipcheck.prepass(journal, source, destination, rule, jobs, running.stop, options.retry)
             reports = ReportWriter(self.settings.reports_dir, spec.task_id, command="migrate")
+            run = TaskRun(
+                journal,
+                source,
+                destination,
+                settings,
+                defaults,
+                progress,
+                running.stop,
+                reports,
+                mode=RunMode(spec.run_mode),
+                check_access=True,
+            )
             try:
-                outcome = runner.run(
-                    journal, source, destination, options, jobs, progress, running.stop, reports,
-                    task_large_jobs(raw),
-                )  # fmt: skip
+                result = run_task(run)
             finally:
                 reports.close()
-            final = journal.counts()
-            state = journal_state(outcome, final)
-            journal.set_state(state)
             self._mirror_one(running)
-            reason = None
-            if state == "failed":
-                stopped_by = outcome.stopped_by  # an error every object would meet: refused keys, no bucket
-                reason = f"stopped: {stopped_by.message}" if stopped_by else _failure_reason(journal, final)
+            reason = failure_reason(result, journal) if result.state == TaskState.FAILED else None
         finally:
             with running.lock:
                 running.journal = None
             journal.close()
-        if state == "interrupted":
+        if result.state == TaskState.INTERRUPTED:
             return "interrupted", None
-        if state == "succeeded":
+        if result.state == TaskState.SUCCEEDED:
             return states.SUCCEEDED, None
         return states.FAILED, reason
 
-    @staticmethod
-    def _planned(
-        spec: TaskSpec, source: Store, destination: Store, running: Running, retry: RetryPolicy, jobs: int
-    ) -> Iterator[PlannedObject]:
-        """The task's objects: a prefix listed, object keys looked up, or URL list lines (each is a
-        URL looked up on its server)."""
-        save_prefix = str(spec.dst_node.get("save_prefix") or "")
-        since = spec.settings.get("migrate_since")
-        if "prefix" in spec.source:
-            return planner.prefix_objects(source, spec.source["prefix"], save_prefix, since, running.stop)
-        if "keys" in spec.source:
-            return planner.key_objects(source, spec.source["keys"], save_prefix, since, running.stop, retry)
-        lines = ((int(number), str(text)) for number, text in spec.source["urls"])
-        return planner.url_objects(source, destination, lines, save_prefix, running.stop, max(4, jobs))
-
-    def _journal(self, spec: TaskSpec, source: Store, destination: Store, raw: dict[str, Any]) -> TaskJournal:
+    def _journal(
+        self, spec: TaskSpec, source: Store, destination: Store, settings: TaskSettings
+    ) -> TaskJournal:
         directory = self.settings.checkpoint_dir
         if journal_path(directory, spec.task_id).exists():
             return TaskJournal.open(directory, spec.task_id)
+        save_prefix = str(spec.dst_node.get("save_prefix") or "")
         if "prefix" in spec.source:
             source_text = source.url(spec.source["prefix"])
         elif "keys" in spec.source:
@@ -396,9 +390,14 @@ class Scheduler:
         else:
             lines = spec.source["urls"]
             source_text = f"URL list lines {lines[0][0]}-{lines[-1][0]} ({len(lines)} lines)"
-        destination_text = destination.url(str(spec.dst_node.get("save_prefix") or ""))
         return TaskJournal.create(
-            directory, spec.task_id, transfer_kind(source, destination), source_text, destination_text, raw
+            directory,
+            spec.task_id,
+            transfer_kind(source, destination),
+            source_text,
+            destination.url(save_prefix),
+            settings,
+            plan_to_dict(task_plan(spec.source, save_prefix)),
         )
 
     def _finish(self, running: Running, status: str, reason: str | None) -> None:
@@ -441,20 +440,3 @@ class Scheduler:
         )
         with self.database.session() as session:
             session.execute(update(Task).where(Task.id == running.task_id).values(**values))
-
-
-def _preflight(store: Store, prefix: str, retry: RetryPolicy) -> None:
-    """One listing request: refused credentials or a missing bucket fail the task at once, with one clear
-    reason, instead of once per object."""
-    with contextlib.suppress(NotFoundError):
-        call_with_retry(lambda: next(iter(store.list(prefix)), None), retry)
-
-
-def _failure_reason(journal: TaskJournal, final: Mapping[str, StateCount]) -> str:
-    failed = final["failed"].count
-    total = sum(c.count for c in final.values())
-    if not failed:
-        return f"{final['pending'].count} of {total} objects were not migrated"
-    first = next(journal.objects(("failed",)), None)
-    example = f"; the first: {first.source_key}: {first.reason}" if first is not None else ""
-    return f"{failed} of {total} objects failed{example}"

@@ -1,71 +1,146 @@
-"""Task journals: the durable state of one batch task, from which ``--recover`` finishes it.
+"""Task journals: the durable state of a task, from which ``--recover`` (or another worker) finishes it.
 
-One SQLite file per task (``<checkpoint dir>/tasks/<task id>.db``) holds the task's options and EVERY planned
-object with its state — pending, done, failed (with the reason) or skipped (with the reason). Objects are
-written as the listing streams in, in batches, so a task of millions of objects never sits in memory; the
-journal is read back the same way (keyset pages by sequence number). This is what obsutil lacks: its
-failure report misses objects never attempted before a crash, and loses its buffered last rows.
+A journal holds the task's settings and plan and EVERY planned object with its state — pending, done,
+failed (with the reason) or skipped (with the reason). Objects are written as the listing streams in, a page
+per transaction, so a task of millions of objects never sits in memory; they are read back the same way
+(keyset pages by sequence number). Planned objects are grouped into chunks (about a thousand objects or a
+GiB; a large object alone), the work units the migration service hands to its workers.
 
-SQLite in WAL mode with ``synchronous=NORMAL``: each state change is one small transaction that survives
-the process being killed the moment it returns (a power cut may lose the newest few, which are then simply
-checked again). A damaged file is reported, never guessed at. An exclusive ``flock`` beside the file keeps
-two processes from running the same task at once.
+One schema (:data:`METADATA`), two kinds of database, through SQLAlchemy:
+
+- **a SQLite file per task** (``<checkpoint dir>/tasks/<task id>.db``), for the CLI and the embedded
+  service: WAL mode with ``synchronous=NORMAL``, so each state change is one small transaction that
+  survives the process being killed the moment it returns (a power cut may lose the newest few, which are
+  then simply checked again). A file is built aside and linked into place whole, and an exclusive
+  ``flock`` beside it keeps two processes from running the same task at once;
+- **a shared database** (PostgreSQL), for a service whose workers run on several machines: every journal
+  in the same tables, the schema made by the service's migrations. Who may write a chunk's objects there is
+  decided by fencing (:mod:`ferry.service.chunks`), not by a file lock.
+
+Damage is noticed, never guessed at: a SQLite file failing ``quick_check`` or a task row whose digest does
+not match is :class:`JournalDamagedError`; an object row carries two digests, one over what was planned
+(keys, size, time, ETag, chunk) and one over its state. A row whose plan digest fails is never moved (it
+fails, naming the damage); a row whose state digest fails is moved again, which is always safe.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import DatabaseError as SQLDatabaseError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
 from ferry.errors import FerryError, TaskNotFoundError, TransferError
+from ferry.tasks.settings import TaskSettings
+from ferry.tasks.states import FINISHED, OBJECT_STATES, UNFINISHED, ObjectState, TaskState
 
-SCHEMA_VERSION = 1
-OBJECT_STATES = ("pending", "done", "failed", "skipped")
+SCHEMA_VERSION = 2
 TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_PAGE = 1000
+PAGE = 1000
 
-_SCHEMA = """
-CREATE TABLE task (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    destination TEXT NOT NULL,
-    options TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    state TEXT NOT NULL,
-    listing_complete INTEGER NOT NULL DEFAULT 0,
-    schema_version INTEGER NOT NULL
-);
-CREATE TABLE objects (
-    seq INTEGER PRIMARY KEY,
-    source_key TEXT NOT NULL UNIQUE,
-    dest_key TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    etag TEXT,
-    state TEXT NOT NULL DEFAULT 'pending',
-    reason TEXT,
-    transferred INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated REAL
-);
-CREATE INDEX objects_state ON objects (state, seq);
-"""
+METADATA = MetaData()
+
+TASKS = Table(
+    "ferry_tasks",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("digest", String(32), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("listing_complete", Boolean, nullable=False),
+    Column("next_seq", BigInteger, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+)
+
+OBJECTS = Table(
+    "ferry_objects",
+    METADATA,
+    Column("task_id", String(36), ForeignKey("ferry_tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("source_hash", String(32), nullable=False),
+    Column("source_key", Text, nullable=False),
+    Column("dest_key", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime", Float, nullable=False),
+    Column("etag", Text, nullable=True),
+    Column("chunk", Integer, nullable=False),
+    Column("plan_digest", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("state_digest", String(16), nullable=False),
+    Column("transferred", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated", Float, nullable=True),
+    UniqueConstraint("task_id", "source_hash", name="ferry_objects_source"),
+    Index("ferry_objects_state", "task_id", "state", "seq"),
+    Index("ferry_objects_chunk", "task_id", "chunk", "seq"),
+)
+
+CHUNKS = Table(
+    "ferry_chunks",
+    METADATA,
+    Column("task_id", String(36), ForeignKey("ferry_tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("objects", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("closed", Boolean, nullable=False),  # filled while planning; once closed, a unit of work
+    Column("state", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("worker", String(255), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("transferred", BigInteger, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("ferry_chunks_state", "task_id", "state"),
+)
+
+CHUNK_OBJECTS = 1000
+CHUNK_BYTES = 1 << 30
 
 
 class JournalDamagedError(FerryError):
-    """The journal file exists but cannot be read as a task journal."""
+    """The journal exists but cannot be read as a task journal."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +149,12 @@ class TaskInfo:
     kind: str
     source: str
     destination: str
-    options: dict[str, Any]
+    settings: TaskSettings
+    plan: dict[str, Any]
+    """How the task finds its objects (see :mod:`ferry.tasks.plan`)."""
     created: float
     updated: float
-    state: str
+    state: TaskState
     listing_complete: bool
 
 
@@ -101,10 +178,13 @@ class JournalObject:
     size: int
     mtime: float
     etag: str | None
-    state: str
+    state: ObjectState
     reason: str | None
     transferred: int
     attempts: int
+    chunk: int = 0
+    damage: str | None = None
+    """Set when the row's planned values failed their digest: it must not be moved (see the module doc)."""
 
 
 @dataclass(frozen=True)
@@ -113,39 +193,96 @@ class StateCount:
     bytes: int
 
 
+@dataclass(frozen=True)
+class ChunkPolicy:
+    """How planned objects group into chunks: at most ``objects`` objects or ``bytes`` bytes, and an object
+    of ``alone_from`` bytes or more in a chunk of its own (it resumes from its parts, on whichever worker)."""
+
+    objects: int = CHUNK_OBJECTS
+    bytes: int = CHUNK_BYTES
+    alone_from: int = CHUNK_BYTES
+
+
 def journal_path(directory: Path, task_id: str) -> Path:
     if not TASK_ID.match(task_id):
         raise TaskNotFoundError(f"no task {task_id!r}: a task id is a 36-character UUID")
     return directory / "tasks" / f"{task_id}.db"
 
 
+def _digest(*values: object) -> str:
+    text = "\x1f".join("\x00" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values)
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+
+
+def _source_hash(key: str) -> str:
+    """Unique per task; hashed because URLs may exceed what a database indexes."""
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _state_digest(state: str, reason: str | None) -> str:
+    return _digest(state, reason)
+
+
+def _plan_digest(obj: PlannedObject, chunk: int) -> str:
+    return _digest(obj.source_key, obj.dest_key, obj.size, float(obj.mtime), obj.etag, chunk)
+
+
+def _task_digest(task_id: str, kind: str, source: str, destination: str, settings: str, plan: str) -> str:
+    text = "\x1f".join((task_id, kind, source, destination, settings, plan))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+# --- engines ------------------------------------------------------------------------------------------------
+
+
+def _sqlite_engine(path: Path) -> Engine:
+    """One connection shared by the task's threads (calls are serialised by the journal's mutex), in WAL
+    mode, with transactions begun explicitly (the driver's own implicit ones are off)."""
+    engine = create_engine(
+        f"sqlite:///{path}", poolclass=StaticPool, connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi: Any, _record: Any) -> None:
+        dbapi.isolation_level = None
+        cursor = dbapi.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 class TaskJournal:
     """An open task journal; safe to use from the task's worker threads."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, engine: Engine, task_id: str, *, path: Path | None = None) -> None:
+        self.engine = engine
+        self.task_id = task_id
         self.path = path
-        self._db = connection
+        """The SQLite file of a per-task journal; ``None`` in a shared database."""
+        self._mutex = threading.RLock() if path is not None else None
         self._lock_fd: int | None = None
-        self._mutex = threading.RLock()  # one connection, shared by the task's worker threads
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._mutex:
-            return self._db.execute(sql, params).fetchall()
-
-    # --- opening -----------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA busy_timeout=5000")
-        return connection
+    # --- opening --------------------------------------------------------------------------------------------
 
     @classmethod
     def create(
-        cls, directory: Path, task_id: str, kind: str, source: str, destination: str, options: dict[str, Any]
+        cls,
+        directory: Path,
+        task_id: str,
+        kind: str,
+        source: str,
+        destination: str,
+        settings: TaskSettings,
+        plan: dict[str, Any] | None = None,
     ) -> TaskJournal:
+        """A new per-task journal file under ``directory``."""
         path = journal_path(directory, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -154,59 +291,100 @@ class TaskJournal:
         # its tables, and an existing journal is never replaced.
         staging = path.with_name(f"{path.name}.new")
         staging.unlink(missing_ok=True)
-        building = sqlite3.connect(staging, isolation_level=None)
+        building = _sqlite_engine(staging)
         try:
-            now = time.time()
-            building.execute("BEGIN")
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                building.execute(statement)
-            building.execute(
-                "INSERT INTO task VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)",
-                (task_id, kind, source, destination, json.dumps(options, sort_keys=True), now, now,
-                 SCHEMA_VERSION),
-            )  # fmt: skip
-            building.execute("COMMIT")
+            with building.begin() as connection:
+                METADATA.create_all(connection)
+                _insert_task(connection, task_id, kind, source, destination, settings, plan or {})
         finally:
-            building.close()
+            building.dispose()
         try:
             os.link(staging, path)
         except FileExistsError:
             raise TransferError(f"task {task_id} already exists") from None
         finally:
-            staging.unlink(missing_ok=True)
-        return cls(path, cls._connect(path))
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{staging}{suffix}").unlink(missing_ok=True)
+        return cls(_sqlite_engine(path), task_id, path=path)
 
     @classmethod
     def open(cls, directory: Path, task_id: str) -> TaskJournal:
-        """Open an existing journal: TaskNotFoundError when there is none, JournalDamagedError when the file
-        is not an intact journal of this version."""
+        """Open an existing per-task journal: TaskNotFoundError when there is none, JournalDamagedError when
+        the file is not an intact journal of this version (one of the previous version is upgraded)."""
         path = journal_path(directory, task_id)
         if not path.exists():
             raise TaskNotFoundError(f"no task {task_id} in {path.parent}")
+        engine = _sqlite_engine(path)
         try:
-            connection = cls._connect(path)
-            (check,) = connection.execute("PRAGMA quick_check").fetchone()
-            row = connection.execute("SELECT id, schema_version FROM task").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise JournalDamagedError(f"the journal of task {task_id} is damaged ({exc}): {path}") from None
-        if check != "ok" or row is None or row[0] != task_id:
-            raise JournalDamagedError(f"the journal of task {task_id} is damaged: {path}")
-        if row[1] != SCHEMA_VERSION:
-            raise JournalDamagedError(f"the journal of task {task_id} has an unknown format version {row[1]}")
-        return cls(path, connection)
+            with engine.begin() as connection:
+                (check,) = connection.exec_driver_sql("PRAGMA quick_check").one()
+                if check != "ok":
+                    raise JournalDamagedError(f"the journal of task {task_id} is damaged: {path}")
+                tables = {
+                    row[0]
+                    for row in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+                if "task" in tables and "ferry_tasks" not in tables:
+                    from ferry.tasks.journal_upgrade import upgrade_v1
+
+                    upgrade_v1(connection, task_id)
+        except SQLDatabaseError as exc:
+            engine.dispose()
+            reason = str(exc.orig).strip() if exc.orig else type(exc).__name__
+            message = f"the journal of task {task_id} is damaged ({reason}): {path}"
+            raise JournalDamagedError(message) from None
+        except BaseException:
+            engine.dispose()
+            raise
+        journal = cls(engine, task_id, path=path)
+        try:
+            journal.info()
+        except BaseException:
+            engine.dispose()
+            raise
+        return journal
+
+    @classmethod
+    def create_shared(
+        cls,
+        engine: Engine,
+        task_id: str,
+        kind: str,
+        source: str,
+        destination: str,
+        settings: TaskSettings,
+        plan: dict[str, Any] | None = None,
+    ) -> TaskJournal:
+        """A new journal in a shared database (whose schema the service's migrations made)."""
+        try:
+            with engine.begin() as connection:
+                _insert_task(connection, task_id, kind, source, destination, settings, plan or {})
+        except IntegrityError:
+            raise TransferError(f"task {task_id} already exists") from None
+        return cls(engine, task_id)
+
+    @classmethod
+    def open_shared(cls, engine: Engine, task_id: str) -> TaskJournal:
+        journal = cls(engine, task_id)
+        journal.info()
+        return journal
 
     def lock(self) -> None:
-        """Take the task for this process; a second process gets a clear refusal."""
+        """Take a per-task journal for this process; a second process gets a clear refusal. (In a shared
+        database chunks are fenced instead: see :mod:`ferry.service.chunks`.)"""
+        if self.path is None:
+            return
         fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise TransferError(f"task {self.info().task_id} is being run by another ferry process") from None
+            raise TransferError(f"task {self.task_id} is being run by another ferry process") from None
         self._lock_fd = fd
 
     def close(self) -> None:
-        self._db.close()
+        if self.path is not None:
+            self.engine.dispose()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -217,121 +395,360 @@ class TaskJournal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- the task ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One transaction: on the journal's one connection under its mutex (a per-task file), or on a
+        pooled connection (a shared database)."""
+        with self._mutex if self._mutex is not None else contextlib.nullcontext(), self.engine.begin() as c:
+            yield c
+
+    # --- the task -------------------------------------------------------------------------------------------
 
     def info(self) -> TaskInfo:
-        [row] = self._query(
-            "SELECT id, kind, source, destination, options, created, updated, state, listing_complete "
-            "FROM task"
-        )
+        with self._transaction() as connection:
+            row = connection.execute(select(TASKS).where(TASKS.c.id == self.task_id)).one_or_none()
+        if row is None:
+            raise TaskNotFoundError(f"no task {self.task_id}")
+        digest = _task_digest(row.id, row.kind, row.source, row.destination, row.settings, row.plan)
+        where = f": {self.path}" if self.path is not None else ""
+        if digest != row.digest or row.schema_version != SCHEMA_VERSION:
+            raise JournalDamagedError(f"the journal of task {self.task_id} is damaged{where}")
+        try:
+            settings = TaskSettings.from_json(row.settings)
+            plan = json.loads(row.plan)
+            state = TaskState(row.state)
+        except (ValueError, TypeError, FerryError):
+            raise JournalDamagedError(f"the journal of task {self.task_id} is damaged{where}") from None
         return TaskInfo(
-            row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7], bool(row[8])
+            row.id,
+            row.kind,
+            row.source,
+            row.destination,
+            settings,
+            plan,
+            row.created,
+            row.updated,
+            state,
+            bool(row.listing_complete),
         )
 
-    def set_state(self, state: str) -> None:
-        self._query("UPDATE task SET state = ?, updated = ?", (state, time.time()))
+    def set_state(self, state: TaskState) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                update(TASKS).where(TASKS.c.id == self.task_id).values(state=str(state), updated=time.time())
+            )
 
-    def set_options(self, options: dict[str, Any]) -> None:
-        self._query("UPDATE task SET options = ?", (json.dumps(options, sort_keys=True),))
+    # --- planning -------------------------------------------------------------------------------------------
 
-    # --- planning ----------------------------------------------------------------------------------------
-
-    def add_planned(self, objects: Iterable[PlannedObject]) -> int:
-        """Record planned objects as the listing streams in, a page per transaction. An object already in
-        the journal (a re-listing after a crash during the first) is left as it is. Returns how many were
-        new."""
+    def add_planned(self, objects: Iterable[PlannedObject], policy: ChunkPolicy | None = None) -> int:
+        """Record planned objects as the listing streams in, a page per transaction, each in a chunk (see
+        :class:`ChunkPolicy`). An object already in the journal (a re-listing after a crash during the
+        first) is left as it is. Returns how many were new. One planner at a time per task."""
+        policy = policy or ChunkPolicy()
         added = 0
-        page: list[tuple[str, str, int, float, str | None, str, str | None]] = []
-
-        def flush() -> None:
-            nonlocal added
-            with self._transaction():
-                before = self._db.total_changes
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO objects (source_key, dest_key, size, mtime, etag, state, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    page,
-                )
-                added += self._db.total_changes - before
-            page.clear()
-
+        page: list[PlannedObject] = []
         for obj in objects:
-            state = "pending" if obj.problem is None else "failed"
-            page.append((obj.source_key, obj.dest_key, obj.size, obj.mtime, obj.etag, state, obj.problem))
-            if len(page) >= _PAGE:
-                flush()
+            page.append(obj)
+            if len(page) >= PAGE:
+                added += self._add_page(page, policy)
+                page.clear()
         if page:
-            flush()
+            added += self._add_page(page, policy)
         return added
 
+    def _add_page(self, page: Sequence[PlannedObject], policy: ChunkPolicy) -> int:
+        now = time.time()
+        with self._transaction() as connection:
+            next_seq = connection.execute(
+                select(TASKS.c.next_seq).where(TASKS.c.id == self.task_id)
+            ).scalar_one()
+            known = _known_sources(connection, self.task_id, page)
+            chunk = connection.execute(
+                select(CHUNKS)
+                .where(CHUNKS.c.task_id == self.task_id)
+                .order_by(CHUNKS.c.number.desc())
+                .limit(1)
+            ).one_or_none()
+            builder = _ChunkBuilder(policy, chunk)
+            rows = []
+            seen: set[str] = set()
+            for obj in page:
+                source_hash = _source_hash(obj.source_key)
+                if source_hash in known or source_hash in seen:
+                    continue
+                seen.add(source_hash)
+                number = builder.place(obj.size)
+                state = ObjectState.PENDING if obj.problem is None else ObjectState.FAILED
+                rows.append(
+                    {
+                        "task_id": self.task_id,
+                        "seq": next_seq,
+                        "source_hash": source_hash,
+                        "source_key": obj.source_key,
+                        "dest_key": obj.dest_key,
+                        "size": obj.size,
+                        "mtime": float(obj.mtime),
+                        "etag": obj.etag,
+                        "chunk": number,
+                        "plan_digest": _plan_digest(obj, number),
+                        "state": str(state),
+                        "reason": obj.problem,
+                        "state_digest": _state_digest(str(state), obj.problem),
+                        "transferred": 0,
+                        "attempts": 0,
+                        "updated": now,
+                    }
+                )
+                next_seq += 1
+            if rows:
+                connection.execute(insert(OBJECTS), rows)
+                builder.save(connection, self.task_id, now)
+            connection.execute(
+                update(TASKS).where(TASKS.c.id == self.task_id).values(next_seq=next_seq, updated=now)
+            )
+        return len(rows)
+
     def finish_listing(self) -> None:
-        self._query("UPDATE task SET listing_complete = 1, updated = ?", (time.time(),))
+        """The listing is whole: mark it so, and close the last chunk."""
+        now = time.time()
+        with self._transaction() as connection:
+            connection.execute(
+                update(CHUNKS)
+                .where(CHUNKS.c.task_id == self.task_id, CHUNKS.c.closed.is_(False))
+                .values(closed=True, updated=now)
+            )
+            connection.execute(
+                update(TASKS).where(TASKS.c.id == self.task_id).values(listing_complete=True, updated=now)
+            )
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        with self._mutex:
-            self._db.execute("BEGIN")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    # --- running --------------------------------------------------------------------------------------------
 
-    # --- running -----------------------------------------------------------------------------------------
-
-    def objects(self, states: tuple[str, ...] = ("pending", "failed")) -> Iterator[JournalObject]:
-        """Objects in ``states`` in planning order, read a page at a time."""
+    def objects(
+        self, states: tuple[ObjectState, ...] = UNFINISHED, *, chunk: int | None = None
+    ) -> Iterator[JournalObject]:
+        """Objects in ``states`` in planning order (of one chunk, when given), read a page at a time. Asking
+        for the unfinished ones also yields rows whose state is damaged, as pending: moving an object again
+        is always safe."""
         if any(state not in OBJECT_STATES for state in states):
             raise ValueError(states)
-        wanted = set(states)
-        last = 0
+        unfinished = set(states) == set(UNFINISHED)
+        wanted = {str(s) for s in states}
+        where = [OBJECTS.c.task_id == self.task_id]
+        if chunk is not None:
+            where.append(OBJECTS.c.chunk == chunk)
+        if unfinished:
+            where.append(OBJECTS.c.state.notin_([str(s) for s in FINISHED]))
+        else:
+            where.append(OBJECTS.c.state.in_(wanted))
+        last = -1
         while True:
-            rows = self._query(
-                "SELECT seq, source_key, dest_key, size, mtime, etag, state, reason, transferred, attempts "
-                "FROM objects WHERE seq > ? ORDER BY seq LIMIT ?",
-                (last, _PAGE),
-            )
+            with self._transaction() as connection:
+                rows = connection.execute(
+                    select(OBJECTS).where(*where, OBJECTS.c.seq > last).order_by(OBJECTS.c.seq).limit(PAGE)
+                ).all()
             if not rows:
                 return
             for row in rows:
-                if row[6] in wanted:
-                    yield JournalObject(*row)
-            last = rows[-1][0]
+                obj = _journal_object(row)
+                if obj.state in wanted or (unfinished and obj.state == ObjectState.PENDING):
+                    yield obj
+            last = rows[-1].seq
 
-    def mark(self, seq: int, state: str, *, reason: str | None = None, transferred: int = 0) -> None:
+    def mark(self, seq: int, state: ObjectState, *, reason: str | None = None, transferred: int = 0) -> None:
         """Record an object's outcome (one durable transaction)."""
-        if state not in OBJECT_STATES:
-            raise ValueError(state)
-        self._query(
-            "UPDATE objects SET state = ?, reason = ?, transferred = transferred + ?, "
-            "attempts = attempts + 1, updated = ? WHERE seq = ?",
-            (state, reason, transferred, time.time(), seq),
-        )
+        self.mark_many([(seq, state, reason, transferred)])
 
-    def requeue(self, states: tuple[str, ...]) -> int:
-        """Put every object in ``states`` back to pending (a fresh check of them all, e.g. with
-        ``incremental``); objects whose key was found unsafe stay failed: no retry can help them.
-        Returns how many were requeued."""
+    def mark_many(self, marks: Sequence[tuple[int, ObjectState, str | None, int]]) -> None:
+        """Record several outcomes in one durable transaction: ``(seq, state, reason, bytes moved)``."""
+        for _seq, state, _reason, _n in marks:
+            if state not in OBJECT_STATES:
+                raise ValueError(state)
+        now = time.time()
+        statement = (
+            update(OBJECTS)
+            .where(OBJECTS.c.task_id == self.task_id, OBJECTS.c.seq == bindparam("b_seq"))
+            .values(
+                state=bindparam("b_state"),
+                reason=bindparam("b_reason"),
+                state_digest=bindparam("b_digest"),
+                transferred=OBJECTS.c.transferred + bindparam("b_moved"),
+                attempts=OBJECTS.c.attempts + 1,
+                updated=now,
+            )
+        )
+        params = [
+            {
+                "b_seq": seq,
+                "b_state": str(state),
+                "b_reason": reason,
+                "b_digest": _state_digest(str(state), reason),
+                "b_moved": moved,
+            }
+            for seq, state, reason, moved in marks
+        ]
+        with self._transaction() as connection:
+            connection.execute(statement, params)
+
+    def requeue(self, states: tuple[ObjectState, ...]) -> int:
+        """Put every object in ``states`` back to pending (a fresh check of them all); objects whose key
+        was found unsafe stay failed: no retry can help them. Returns how many were requeued."""
         if any(state not in OBJECT_STATES for state in states):
             raise ValueError(states)
-        marks = ",".join("?" * len(states))
-        with self._transaction():
-            before = self._db.total_changes
-            self._db.execute(
-                f"UPDATE objects SET state = 'pending', reason = NULL WHERE state IN ({marks}) "  # noqa: S608
-                "AND dest_key != ''",
-                states,
+        pending = str(ObjectState.PENDING)
+        with self._transaction() as connection:
+            result = connection.execute(
+                update(OBJECTS)
+                .where(
+                    OBJECTS.c.task_id == self.task_id,
+                    OBJECTS.c.state.in_([str(s) for s in states]),
+                    OBJECTS.c.dest_key != "",
+                )
+                .values(state=pending, reason=None, state_digest=_state_digest(pending, None))
             )
-            return self._db.total_changes - before
+            return int(result.rowcount or 0)
 
-    def counts(self) -> dict[str, StateCount]:
+    def counts(self) -> dict[ObjectState, StateCount]:
+        """Objects and bytes in each state; a row whose state is no known state counts as pending (that is
+        how a run treats it)."""
         result = {state: StateCount(0, 0) for state in OBJECT_STATES}
-        for state, count, size in self._query(
-            "SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM objects GROUP BY state"
-        ):
-            result[state] = StateCount(count, size)
+        with self._transaction() as connection:
+            rows = connection.execute(
+                select(OBJECTS.c.state, func.count(), func.coalesce(func.sum(OBJECTS.c.size), 0))
+                .where(OBJECTS.c.task_id == self.task_id)
+                .group_by(OBJECTS.c.state)
+            ).all()
+        for state, count, size in rows:
+            key = ObjectState(state) if state in OBJECT_STATES else ObjectState.PENDING
+            before = result[key]
+            result[key] = StateCount(before.count + count, before.bytes + int(size))
         return result
+
+
+def _insert_task(
+    connection: Connection,
+    task_id: str,
+    kind: str,
+    source: str,
+    destination: str,
+    settings: TaskSettings,
+    plan: dict[str, Any],
+) -> None:
+    now = time.time()
+    settings_text = settings.to_json()
+    plan_text = json.dumps(plan, sort_keys=True)
+    connection.execute(
+        insert(TASKS).values(
+            id=task_id,
+            kind=kind,
+            source=source,
+            destination=destination,
+            settings=settings_text,
+            plan=plan_text,
+            digest=_task_digest(task_id, kind, source, destination, settings_text, plan_text),
+            created=now,
+            updated=now,
+            state=str(TaskState.RUNNING),
+            listing_complete=False,
+            next_seq=1,
+            schema_version=SCHEMA_VERSION,
+        )
+    )
+
+
+def _known_sources(connection: Connection, task_id: str, page: Sequence[PlannedObject]) -> set[str]:
+    """Which of the page's source keys the journal already has (a re-listing after a crash)."""
+    hashes = [_source_hash(obj.source_key) for obj in page]
+    known: set[str] = set()
+    for start in range(0, len(hashes), 500):
+        known.update(
+            connection.execute(
+                select(OBJECTS.c.source_hash).where(
+                    and_(OBJECTS.c.task_id == task_id, OBJECTS.c.source_hash.in_(hashes[start : start + 500]))
+                )
+            ).scalars()
+        )
+    return known
+
+
+def _journal_object(row: Any) -> JournalObject:
+    planned = PlannedObject(row.source_key, row.dest_key, row.size, row.mtime, row.etag)
+    damage = None
+    state = row.state
+    if _plan_digest(planned, row.chunk) != row.plan_digest:
+        damage = "the journal's record of this object is damaged; it was not moved (plan the task again)"
+    elif state not in OBJECT_STATES or _state_digest(state, row.reason) != row.state_digest:
+        state = ObjectState.PENDING
+    return JournalObject(
+        row.seq,
+        row.source_key,
+        row.dest_key,
+        row.size,
+        row.mtime,
+        row.etag,
+        ObjectState(state) if state in OBJECT_STATES else ObjectState.PENDING,
+        row.reason,
+        row.transferred,
+        row.attempts,
+        row.chunk,
+        damage,
+    )
+
+
+class _ChunkBuilder:
+    """Places planned objects into chunks, continuing the last chunk of an earlier planning run if it is
+    still open; :meth:`save` writes the chunks a page touched, in the page's transaction."""
+
+    def __init__(self, policy: ChunkPolicy, last: Any) -> None:
+        self.policy = policy
+        self.touched: dict[int, tuple[int, int, bool]] = {}
+        self.existing: set[int] = set()
+        if last is None:
+            self.current, self.objects, self.bytes, self.closed = 0, 0, 0, True
+        else:
+            self.current, self.objects, self.bytes = last.number, last.objects, last.bytes
+            self.closed = bool(last.closed)
+            self.existing.add(last.number)
+
+    def place(self, size: int) -> int:
+        """The chunk of the next planned object of ``size`` bytes."""
+        policy = self.policy
+        alone = size >= policy.alone_from
+        crowded = self.objects >= policy.objects or self.bytes + size > policy.bytes
+        if self.closed or (self.objects and (alone or crowded)):
+            self._close()
+            self.current, self.objects, self.bytes, self.closed = self.current + 1, 0, 0, False
+        self.objects += 1
+        self.bytes += size
+        self._note()
+        if alone:
+            self._close()
+        return self.current
+
+    def _close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._note()
+
+    def _note(self) -> None:
+        self.touched[self.current] = (self.objects, self.bytes, self.closed)
+
+    def save(self, connection: Connection, task_id: str, now: float) -> None:
+        for number, (objects, size, closed) in self.touched.items():
+            values = {"objects": objects, "bytes": size, "closed": closed, "updated": now}
+            if number in self.existing:
+                where = (CHUNKS.c.task_id == task_id, CHUNKS.c.number == number)
+                connection.execute(update(CHUNKS).where(*where).values(**values))
+            else:
+                connection.execute(
+                    insert(CHUNKS).values(
+                        task_id=task_id, number=number, state="queued", attempt=0, transferred=0, **values
+                    )
+                )
+                self.existing.add(number)
+        self.touched.clear()
+
+
+# --- journals in a folder -----------------------------------------------------------------------------------
 
 
 def list_tasks(directory: Path) -> Iterator[TaskInfo]:
@@ -339,7 +756,7 @@ def list_tasks(directory: Path) -> Iterator[TaskInfo]:
     infos = []
     for path in (directory / "tasks").glob("*.db"):
         with (
-            contextlib.suppress(FerryError, sqlite3.DatabaseError),
+            contextlib.suppress(FerryError, SQLDatabaseError),
             TaskJournal.open(directory, path.stem) as journal,
         ):
             infos.append(journal.info())
@@ -348,9 +765,19 @@ def list_tasks(directory: Path) -> Iterator[TaskInfo]:
 
 def remove_task(directory: Path, task_id: str) -> None:
     """Delete a task's journal; refused while a process runs the task."""
-    with TaskJournal.open(directory, task_id) as journal:
-        journal.lock()
+    path = journal_path(directory, task_id)
+    if not path.exists():
+        raise TaskNotFoundError(f"no task {task_id} in {path.parent}")
+    lock = path.with_suffix(".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TransferError(f"task {task_id} is being run by another ferry process") from None
         for suffix in (".db-wal", ".db-shm", ".db"):
             with contextlib.suppress(FileNotFoundError):
-                journal.path.with_suffix(suffix).unlink()
-        journal.path.with_suffix(".lock").unlink()
+                path.with_suffix(suffix).unlink()
+        lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)

@@ -1,7 +1,7 @@
-"""Batch tasks: plan every object of a recursive transfer into the journal, then move the unfinished ones,
-``jobs`` at a time, each through the same resumable :class:`~ferry.transfer.engine.ObjectTransfer` as a
-single ``cp``. A recover is the same run started from the journal: done objects are not touched, failed and
-pending ones go again, and a large one resumes from its part record.
+"""The executor of a task: the unfinished objects of its journal, ``jobs`` at a time, each through the same
+resumable :class:`~ferry.transfer.engine.ObjectTransfer` as a single ``cp``, each outcome journaled as it
+happens. Done objects are never touched; failed and pending ones go again, and a large one resumes from its
+part record. :mod:`ferry.tasks.lifecycle` calls it, after planning; :func:`preview` is its dry run.
 """
 
 from __future__ import annotations
@@ -10,24 +10,16 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ferry.errors import FerryError, InterruptedTransfer
 from ferry.storage.base import ObjectInfo, Store, WriteOptions
-from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
-from ferry.tasks.keys import (
-    UnsafeKeyError,
-    folder_prefix,
-    join_key,
-    local_relative,
-    relative_key,
-    safe_local_path,
-)
 from ferry.tasks.reports import ReportWriter
-from ferry.transfer.engine import UP_TO_DATE, ObjectTransfer, destination_is_current, transfer_kind
+from ferry.tasks.states import ObjectState
+from ferry.transfer.engine import UP_TO_DATE, ObjectTransfer, destination_is_current
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
 from ferry.transfer.ratelimit import RateLimiter
@@ -72,55 +64,14 @@ class TaskOutcome:
 
 
 class TaskProgress(TransferListener):
-    """What a task tells its watchers: objects finishing, and bytes as parts complete."""
+    """What a task tells its watchers: what there is to do, objects finishing, and bytes as parts
+    complete."""
+
+    def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
+        """A run starts: ``objects`` of ``total_bytes`` to move (``done_bytes`` of them moved before)."""
 
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
         """An object finished (``ok``) or failed (``reason``)."""
-
-
-def planned_objects(
-    source: Store,
-    source_root: str,
-    dest: Store,
-    dest_root: str,
-    object_filter: ObjectFilter,
-) -> Iterator[PlannedObject]:
-    """Stream every object of the source that the filter takes, with its destination key; an object whose
-    key cannot be written safely carries the problem instead of a destination."""
-    kind = transfer_kind(source, dest)
-    listing_root = source_root if kind == "upload" else folder_prefix(source_root)
-    for info in source.list(listing_root):
-        relative = (
-            local_relative(info.key, source_root)
-            if kind == "upload"
-            else relative_key(info.key, listing_root)
-        )
-        if relative in ("", "/") or not object_filter.accepts(relative, info.mtime):
-            continue
-        problem = None
-        if kind == "download":
-            try:
-                target = safe_local_path(dest_root, relative)
-            except UnsafeKeyError as exc:
-                target, problem = "", f"unsafe key, not written: {exc}"
-        else:
-            target = join_key(dest_root, relative)
-        yield PlannedObject(info.key, target, info.size, info.mtime, info.etag, problem)
-
-
-def plan(
-    journal: TaskJournal,
-    source: Store,
-    source_root: str,
-    dest: Store,
-    dest_root: str,
-    object_filter: ObjectFilter,
-) -> int:
-    """Journal every object the listing yields (see :func:`planned_objects`). Returns how many objects
-    were new to the journal."""
-    added = journal.add_planned(planned_objects(source, source_root, dest, dest_root, object_filter))
-    journal.finish_listing()
-    return added
 
 
 @dataclass(frozen=True)
@@ -168,11 +119,13 @@ def run(
     stop: threading.Event,
     reports: ReportWriter | None = None,
     large_jobs: int | None = None,
+    only: Callable[[JournalObject], bool] | None = None,
+    chunk: int | None = None,
 ) -> TaskOutcome:
-    """Move every pending or failed object of the journal, ``jobs`` at a time (of which at most
-    ``large_jobs`` at or above the threshold, each with its own parts in flight, so memory stays bounded),
-    recording each outcome as it happens. A stop request lets objects in flight end (they stay resumable)
-    and starts no new one."""
+    """Move every pending or failed object of the journal (of one chunk, when given; only those ``only``
+    takes, when given), ``jobs`` at a time (of which at most ``large_jobs`` at or above the threshold, each
+    with its own parts in flight, so memory stays bounded), recording each outcome as it happens. A stop
+    request lets objects in flight end (they stay resumable) and starts no new one."""
     outcome = TaskOutcome(task_id=journal.info().task_id)
     limiter = RateLimiter(options.bwlimit) if options.bwlimit else None  # one limit for the whole task
     lock = threading.Lock()
@@ -200,14 +153,14 @@ def run(
             reason = f"unexpected {type(exc).__name__}: {exc}"
         else:
             if skipped is not None:
-                journal.mark(obj.seq, "skipped", reason=skipped)
+                journal.mark(obj.seq, ObjectState.SKIPPED, reason=skipped)
                 if reports is not None:
                     reports.skipped(obj.source_key, obj.dest_key, obj.size, skipped)
                 with lock:
                     outcome.skipped += 1
                 progress.object_done(obj, True, None)
                 return
-            journal.mark(obj.seq, "done", transferred=transferred)
+            journal.mark(obj.seq, ObjectState.DONE, transferred=transferred)
             if reports is not None:
                 reports.succeeded(
                     obj.source_key, obj.dest_key, obj.size, transferred, (time.monotonic() - begin) * 1e3
@@ -221,7 +174,7 @@ def run(
                 outcome.costs.add(time.monotonic() - begin)
             progress.object_done(obj, True, None)
             return
-        journal.mark(obj.seq, "failed", reason=reason)
+        journal.mark(obj.seq, ObjectState.FAILED, reason=reason)
         if reports is not None:
             reports.failed(obj.source_key, obj.dest_key, obj.size, reason, (time.monotonic() - begin) * 1e3)
         with lock:
@@ -231,8 +184,14 @@ def run(
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-object") as pool:
         try:
-            for obj in journal.objects():
-                if obj.state == "failed" and obj.dest_key == "":  # an unsafe key: retrying cannot help
+            for obj in journal.objects(chunk=chunk):
+                if only is not None and not only(obj):
+                    continue
+                if obj.damage is not None and obj.reason != obj.damage:
+                    journal.mark(obj.seq, ObjectState.FAILED, reason=obj.damage)
+                    obj = replace(obj, state=ObjectState.FAILED, reason=obj.damage)
+                if obj.damage is not None or (obj.state == ObjectState.FAILED and obj.dest_key == ""):
+                    # an unsafe key, or a damaged record of one: retrying cannot help
                     outcome.failed += 1
                     if reports is not None:
                         reports.failed(obj.source_key, obj.dest_key, obj.size, obj.reason or "", 0.0)

@@ -27,7 +27,7 @@ from pathlib import Path
 from ferry.errors import FerryError, NotFoundError, UsageError
 from ferry.storage.base import Store
 from ferry.tasks.filters import ObjectFilter
-from ferry.tasks.journal import PlannedObject, TaskJournal
+from ferry.tasks.journal import PlannedObject
 from ferry.tasks.keys import UnsafeKeyError, join_key, safe_local_path
 from ferry.transfer.engine import transfer_kind
 from ferry.urls import canonical_url
@@ -135,38 +135,6 @@ def planned_url_objects(
     for planned in _in_order(row, entries, max(1, workers)):
         if planned is not None:
             yield planned
-
-
-def url_list_objects(
-    list_path: Path,
-    source: Store,
-    dest: Store,
-    dest_root: str,
-    object_filter: ObjectFilter | None = None,
-    *,
-    workers: int = 8,
-) -> Iterator[PlannedObject]:
-    """The journal rows of the URL list file ``list_path`` (see :func:`planned_url_objects`), streamed."""
-    entries = read_url_list(list_path)
-    yield from planned_url_objects(entries, source, dest, dest_root, object_filter, workers=workers)
-
-
-def plan_url_list(
-    journal: TaskJournal,
-    list_path: Path,
-    source: Store,
-    dest: Store,
-    dest_root: str,
-    object_filter: ObjectFilter | None = None,
-    *,
-    workers: int = 8,
-) -> int:
-    """Journal every line of the URL list (see :func:`planned_url_objects`) and mark the listing complete.
-    Returns how many objects were new to the journal (a re-plan after a crash adds only the rest)."""
-    rows = url_list_objects(list_path, source, dest, dest_root, object_filter, workers=workers)
-    added = journal.add_planned(rows)
-    journal.finish_listing()
-    return added
 
 
 def _in_order(

@@ -1,12 +1,12 @@
 """Which objects a run leaves alone because the destination already has them.
 
-A group's ``overwrite`` policy (``always``, ``never``, ``if_different``) and ``consistency_check``
-(``size_mtime``, ``checksum``) decide it, and so does a retry that checks every object again
-(``migrate_failed_object=false``: objects already migrated are skipped). Where the rule is the engine's
-own incremental rule (same size, destination not older), the engine applies it object by object as it
-goes (``TransferOptions.incremental``); the other rules are applied by :func:`prepass`, which marks the
-objects it finds in place as skipped in the journal before the runner starts, so the runner never sees
-them. :func:`skip_rule` and :func:`already_there` are pure.
+A task's :attr:`~ferry.tasks.settings.TaskSettings.skip_rule` decides it (the service derives it from a
+group's ``overwrite`` policy and ``consistency_check``; ``cp -r -u`` is the engine's rule), and so does a run
+that checks every object again (a service retry with ``migrate_failed_object=false``: objects already
+migrated are skipped). The engine's own incremental rule (same size, destination not older) is applied by
+the engine object by object as it goes (``TransferOptions.incremental``); the other rules by
+:func:`prepass`, which marks the objects it finds in place as skipped in the journal before the runner
+starts, so the runner never sees them. :func:`run_rule` and :func:`already_there` are pure.
 """
 
 from __future__ import annotations
@@ -18,25 +18,27 @@ from typing import Literal
 from ferry.errors import FerryError, NotFoundError
 from ferry.storage.base import ObjectInfo, Store
 from ferry.tasks.journal import JournalObject, TaskJournal
+from ferry.tasks.settings import TaskSettings
+from ferry.tasks.states import UNFINISHED, ObjectState
 from ferry.transfer.engine import UP_TO_DATE, destination_is_current
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 
-Overwrite = Literal["always", "never", "if_different"]
-Check = Literal["size_mtime", "checksum"]
 Rule = Literal["none", "engine", "exists", "checksum"]
 
 EXISTS_REASON = "the destination already has the object (overwrite: never)"
 SAME_CONTENT_REASON = "the destination has the same content (same size and checksum)"
 
 
-def skip_rule(overwrite: Overwrite, check: Check, recheck_all: bool) -> Rule:
-    """``none``: move everything; ``engine``: the engine's size/mtime rule; ``exists``: skip whatever the
-    destination has; ``checksum``: skip what the destination has with the same size and checksum."""
-    if overwrite == "never":
-        return "exists"
-    if overwrite == "if_different" or recheck_all:
-        return "checksum" if check == "checksum" else "engine"
-    return "none"
+def run_rule(settings: TaskSettings, recheck_all: bool) -> Rule:
+    """The rule of one run: a task's ``engine`` rule applies only with ``incremental`` (``-u``); a run that
+    checks every object again skips what is already there at least by the engine's rule, or by checksum
+    when the task verifies checksums."""
+    rule = settings.skip_rule
+    if rule == "engine":
+        return "engine" if settings.incremental or recheck_all else "none"
+    if rule == "none" and recheck_all:
+        return "checksum" if settings.verify_md5 else "engine"
+    return rule
 
 
 def already_there(rule: Rule, source: ObjectInfo, destination: ObjectInfo | None) -> str | None:
@@ -90,7 +92,7 @@ def prepass(
                 info = call_with_retry(lambda: source.stat(obj.source_key), retry, stop=stop)
             reason = already_there(rule, info, there)
             if reason is not None:
-                journal.mark(obj.seq, "skipped", reason=reason)
+                journal.mark(obj.seq, ObjectState.SKIPPED, reason=reason)
                 with lock:
                     skipped += 1
         except FerryError:
@@ -99,7 +101,7 @@ def prepass(
             slots.release()
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-skipcheck") as pool:
-        for obj in journal.objects(("pending", "failed")):
+        for obj in journal.objects(UNFINISHED):
             if stop.is_set():
                 break
             slots.acquire()

@@ -70,8 +70,9 @@ def empty_bucket(client, bucket: str) -> None:
         for upload in page.get("Uploads", []):
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
+        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if keys:  # a thousand a request: a test of thousands of objects is emptied in seconds
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def _make_bucket(client):

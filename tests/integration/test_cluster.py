@@ -27,6 +27,7 @@ from tests.support.service import (
     free_port,
     node,
     put_objects,
+    retry_keys,
 )
 from tests.support.tcpproxy import TcpProxy
 
@@ -199,13 +200,7 @@ def test_the_service_killed_mid_group_continues_after_a_restart(
         assert (
             group["status"] == "failed" and group["error_reason"] == "credentials not available after restart"
         )
-        credentials = {
-            "src_ak": rgw.access_key,
-            "src_sk": rgw.secret_key,
-            "dst_ak": rgw.access_key_2,
-            "dst_sk": rgw.secret_key_2,
-            "migrate_failed_object": True,
-        }
+        credentials = retry_keys(rgw, migrate_failed_object=True)
         assert api.put(f"/taskgroups/{group_id}/retry", json=credentials).status_code == 200
         group = wait_group(api, group_id, 300)
         assert group["status"] == "succeeded", group

@@ -24,6 +24,7 @@ from tests.support.service import (
     free_port,
     node,
     put_objects,
+    retry_keys,
     secrets_of,
 )
 
@@ -276,13 +277,7 @@ def test_restart_fails_running_groups_then_retry_resumes(services, seen, rgw, s3
     body = assert_error(api.put(f"/taskgroups/{group_id}/retry", json={}), 400, "FERRY.0020")
     assert "src_ak" in body["error_msg"] and "dst_sk" in body["error_msg"]
 
-    credentials = {
-        "src_ak": rgw.access_key,
-        "src_sk": rgw.secret_key,
-        "dst_ak": rgw.access_key_2,
-        "dst_sk": rgw.secret_key_2,
-        "migrate_failed_object": True,
-    }
+    credentials = retry_keys(rgw, migrate_failed_object=True)
     assert api.put(f"/taskgroups/{group_id}/retry", json=credentials).status_code == 200
     group = api.wait(group_id)
     assert group["status"] == "succeeded", group

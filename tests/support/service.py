@@ -285,6 +285,17 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
+def retry_keys(rgw, **more) -> dict:
+    """A retry body giving both accounts' keys again (after a restart emptied the vault)."""
+    return {
+        "src_ak": rgw.access_key,
+        "src_sk": rgw.secret_key,
+        "dst_ak": rgw.access_key_2,
+        "dst_sk": rgw.secret_key_2,
+        **more,
+    }
+
+
 def secrets_of(rgw) -> list[str]:
     return [rgw.access_key, rgw.secret_key, rgw.access_key_2, rgw.secret_key_2]
 

@@ -51,22 +51,35 @@ def record_path(checkpoint_dir: Path, kind: str, source_id: str, destination_id:
     return checkpoint_dir / kind / f"{record_digest(kind, source_id, destination_id)}.rec"
 
 
-def _line(payload: dict[str, Any]) -> str:
+def encode_entry(payload: dict[str, Any]) -> tuple[str, str]:
+    """One header or part entry as canonical JSON, and its SHA-256."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return f"{text}|{hashlib.sha256(text.encode()).hexdigest()}\n"
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def decode_entry(text: str, digest: str, name: str) -> dict[str, Any]:
+    """An entry read back; RecordDamagedError when it fails its SHA-256 or is not an object."""
+    if hashlib.sha256(text.encode()).hexdigest() != digest:
+        raise RecordDamagedError(f"part record {name} is damaged (checksum mismatch)")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise RecordDamagedError(f"part record {name} is damaged (unreadable)") from None
+    if not isinstance(value, dict):
+        raise RecordDamagedError(f"part record {name} is damaged (unexpected content)")
+    return value
+
+
+def _line(payload: dict[str, Any]) -> str:
+    text, digest = encode_entry(payload)
+    return f"{text}|{digest}\n"
 
 
 def _parse_line(line: str, path: Path) -> dict[str, Any]:
     text, sep, digest = line.rstrip("\n").rpartition("|")
-    if not sep or hashlib.sha256(text.encode()).hexdigest() != digest:
+    if not sep:
         raise RecordDamagedError(f"part record {path} is damaged (checksum mismatch)")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise RecordDamagedError(f"part record {path} is damaged (unreadable)") from None
-    if not isinstance(value, dict):
-        raise RecordDamagedError(f"part record {path} is damaged (unexpected content)")
-    return value
+    return decode_entry(text, digest, str(path))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,7 +13,6 @@ attempt of its chunk.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -35,12 +34,13 @@ from sqlalchemy import (
     select,
 )
 
-from ferry.errors import RecordDamagedError
 from ferry.storage.base import PartResult
 from ferry.transfer.record import (
     PartRecord,
     RecordHeader,
     RecordSlot,
+    decode_entry,
+    encode_entry,
     header_from,
     part_from,
     record_digest,
@@ -72,23 +72,6 @@ Fence = Callable[[Connection], None]
 """Called inside every write transaction; raises to refuse the write (and roll it back)."""
 
 
-def _encode(payload: dict[str, object]) -> tuple[str, str]:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return text, hashlib.sha256(text.encode()).hexdigest()
-
-
-def _decode(text: str, digest: str, name: str) -> dict[str, object]:
-    if hashlib.sha256(text.encode()).hexdigest() != digest:
-        raise RecordDamagedError(f"part record {name} is damaged (checksum mismatch)")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise RecordDamagedError(f"part record {name} is damaged (unreadable)") from None
-    if not isinstance(value, dict):
-        raise RecordDamagedError(f"part record {name} is damaged (unexpected content)")
-    return value
-
-
 class DbRecordSlot:
     def __init__(self, engine: Engine, record_id: str, fence: Fence | None) -> None:
         self.engine = engine
@@ -111,7 +94,7 @@ class DbRecordSlot:
         del finished
 
     def create(self, header: RecordHeader) -> PartRecord:
-        text, digest = _encode(asdict(header))
+        text, digest = encode_entry(asdict(header))
         with self._write() as connection:
             self._delete(connection)
             connection.execute(
@@ -131,15 +114,15 @@ class DbRecordSlot:
             lines = connection.execute(
                 select(PARTS.c.entry, PARTS.c.digest).where(PARTS.c.record_id == self.record_id)
             ).all()
-        header = header_from(_decode(row.header, row.digest, self.name), self.name)
+        header = header_from(decode_entry(row.header, row.digest, self.name), self.name)
         parts: dict[int, PartResult] = {}
         for entry, digest in lines:
-            part = part_from(_decode(entry, digest, self.name), self.name)
+            part = part_from(decode_entry(entry, digest, self.name), self.name)
             parts[part.number] = part
         return PartRecord(self, header, parts)
 
     def append(self, part: PartResult) -> None:
-        text, digest = _encode({"n": part.number, "etag": part.etag, "checksum": part.checksum})
+        text, digest = encode_entry({"n": part.number, "etag": part.etag, "checksum": part.checksum})
         with self._write() as connection:
             connection.execute(
                 delete(PARTS).where(PARTS.c.record_id == self.record_id, PARTS.c.number == part.number)

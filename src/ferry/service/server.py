@@ -21,12 +21,12 @@ def default_data_dir() -> Path:
 
 def build_service(data_dir: Path, db_url: str | None, workers: int, scheduler: str | None = None) -> Service:
     database = open_database(db_url, data_dir)
-    failed = fail_interrupted(database)
+    settings = ServiceSettings(data_dir=data_dir, workers=workers, scheduler=scheduler)
+    failed = fail_interrupted(database, own=settings.instance)
     if failed:
         log.warning(
             "%d task groups were running when the service stopped: they are failed until retried", failed
         )
-    settings = ServiceSettings(data_dir=data_dir, workers=workers, scheduler=scheduler)
     vault = Vault()
     return Service(database, vault, Scheduler(database, vault, settings), settings)
 

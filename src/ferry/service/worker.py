@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from ferry.config import Defaults
 from ferry.errors import FerryError, InterruptedTransfer, TaskNotFoundError
 from ferry.service import nodes, states
-from ferry.service.db import Database, Task, TaskGroup, now
+from ferry.service.db import Database, ServiceInstance, Task, TaskGroup, now
 from ferry.service.dispatch import Cluster, NodePair
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
 from ferry.storage.base import Store
@@ -56,6 +56,11 @@ class ServiceSettings:
     defaults: Defaults = field(default_factory=Defaults)
     scheduler: str | None = None
     """A Dask scheduler's address; ``None`` for an in-process cluster."""
+
+    @property
+    def instance(self) -> str:
+        """This service's name among those on its database: the same across its restarts."""
+        return f"{socket.gethostname()}:{self.data_dir}"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -186,19 +191,46 @@ def refresh_group(session: Session, group_id: str) -> TaskGroup | None:
     return group
 
 
-def fail_interrupted(database: Database) -> int:
-    """At start-up: tasks that were waiting or running when the service stopped lost their credentials
-    with it; they fail with :data:`NO_CREDENTIALS_REASON` (a retry that gives the keys resumes them)."""
+HEARTBEAT_INTERVAL = 5.0
+STALE_AFTER = 30.0
+"""A service that has not said it is alive for this long is gone."""
+
+
+def fail_interrupted(database: Database, own: str | None = None) -> int:
+    """Tasks whose service is gone lost their credentials with it: they fail with
+    :data:`NO_CREDENTIALS_REASON` (a retry that gives the keys resumes them). A service is gone when its
+    heartbeat is stale. At start-up ``own`` names this service's earlier life, gone by definition, and
+    tasks no service ever took are failed too; later checks (``own`` None) leave those to the service that
+    is queueing them. Tasks of other live services on the same database are left alone. Returns how many
+    groups were touched."""
     with database.session() as session:
-        groups = set(session.scalars(select(Task.group_id).where(Task.status.in_(states.ACTIVE))))
+        live = set(
+            session.scalars(
+                select(ServiceInstance.name).where(ServiceInstance.heartbeat > now() - STALE_AFTER)
+            )
+        )
+        live.discard(own or "")
+        gone = Task.driver.notin_(live or {""})
+        orphaned = Task.status.in_(states.ACTIVE) & ((Task.driver.is_(None) | gone) if own else gone)
+        groups = set(session.scalars(select(Task.group_id).where(orphaned)))
         session.execute(
             update(Task)
-            .where(Task.status.in_(states.ACTIVE))
+            .where(orphaned)
             .values(status=states.FAILED, error_reason=NO_CREDENTIALS_REASON, speed=0.0, updated_at=now())
         )
         for group_id in groups:
             refresh_group(session, group_id)
     return len(groups)
+
+
+def beat(database: Database, name: str) -> None:
+    """Say this service is alive."""
+    with database.session() as session:
+        instance = session.get(ServiceInstance, name)
+        if instance is None:
+            session.add(ServiceInstance(name=name, heartbeat=now()))
+        else:
+            instance.heartbeat = now()
 
 
 class Scheduler:
@@ -224,10 +256,11 @@ class Scheduler:
 
         def connect() -> None:
             try:
-                self.cluster.start(self.database, f"{socket.gethostname()}:{self.settings.data_dir}")
+                self.cluster.start(self.database, self.settings.instance)
             except BaseException as exc:
                 failure.append(exc)
 
+        beat(self.database, self.settings.instance)
         starter = threading.Thread(target=connect, name="ferry-cluster-start")
         starter.start()
         starter.join()
@@ -242,8 +275,12 @@ class Scheduler:
         self._threads.append(mirror)
 
     def submit(self, task_ids: Iterable[str]) -> None:
-        """Queue tasks whose rows are already ``waiting``."""
-        for task_id in task_ids:
+        """Queue tasks whose rows are already ``waiting``; this service drives them."""
+        ids = list(task_ids)
+        if ids:
+            with self.database.session() as session:
+                session.execute(update(Task).where(Task.id.in_(ids)).values(driver=self.settings.instance))
+        for task_id in ids:
             self._queue.put(task_id)
 
     def stop(self, task_id: str) -> None:
@@ -442,7 +479,17 @@ class Scheduler:
     # --- the mirror ----------------------------------------------------------------------------------------
 
     def _mirror(self) -> None:
+        """Once a second, the running tasks' counters; every few seconds this service's heartbeat, and the
+        tasks of services that are gone failed, so that a retry can resume them here."""
+        last_beat = 0.0
         while not self._closing.wait(MIRROR_INTERVAL):
+            if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
+                last_beat = time.monotonic()
+                try:
+                    beat(self.database, self.settings.instance)
+                    fail_interrupted(self.database)
+                except Exception:  # the database is away: the next beat tries again
+                    log.warning("could not record this service's heartbeat", exc_info=True)
             with self._lock:
                 entries = list(self._running.values())
             for running in entries:

@@ -31,7 +31,7 @@ from ferry.tasks.reports import ReportWriter, clear_failure_reports
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
-from ferry.units import format_size
+from ferry.units import format_size, parse_size
 from ferry.urls import LocalLocation, parse_location
 
 
@@ -110,7 +110,12 @@ def run_batch(
     output_dir = output_folder(settings)
     if not json_output:
         print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
-    reports = ReportWriter(output_dir, task_id)
+    reports = ReportWriter(
+        output_dir,
+        task_id,
+        max_bytes=parse_size(config.defaults.record_max_size, what="recordMaxLogSize"),
+        max_files=config.defaults.record_backups,
+    )
     progress: runner.TaskProgress
     if quiet or json_output:
         progress = TaskQuiet()
@@ -196,10 +201,10 @@ def _open_stores(
         ClientSettings(
             connect_timeout=config.defaults.connect_timeout,
             read_timeout=config.defaults.read_timeout,
-            max_connections=max(16, settings.job_count() * options.parallel + 4),
+            max_connections=max(16, settings.job_count(config.defaults) * options.parallel + 4),
             request_payer=settings.payer,
         ),
-        temp_dir=Path(settings.temp_dir) if settings.temp_dir else None,
+        temp_dir=_temp_dir(settings.temp_dir or config.defaults.temp_dir),
         cdn_auth_key=cdn_auth_key,
     )
     url_list = plan.get("type") == "url_list"
@@ -235,7 +240,7 @@ def _dry_run(
             dst_store,
             settings.object_filter(),
             modified_after=settings.modified_after,
-            workers=min(32, 2 * settings.job_count()),
+            workers=min(32, 2 * settings.job_count(config.defaults)),
         )
     else:
         if not journal.info().listing_complete:
@@ -305,6 +310,10 @@ def _print_preview(rows: Iterable[runner.PreviewRow], kind: str, json_output: bo
             f"Dry run: {move[0]} objects ({format_size(move[1])}) would move, {skip[0]} are up to date, "
             f"{fail[0]} would fail; nothing was changed"
         )
+
+
+def _temp_dir(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
 
 
 def _checkpoint_dir(value: str | Path | None) -> Path:

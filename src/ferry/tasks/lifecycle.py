@@ -94,7 +94,7 @@ def run_task(run: TaskRun) -> RunResult:
                 modified_after=settings.modified_after,
                 stop=run.stop,
                 retry=options.retry,
-                workers=min(32, 2 * settings.job_count()),
+                workers=min(32, 2 * settings.job_count(run.defaults)),
             )
             journal.add_planned(objects, run.chunk_policy)
             journal.finish_listing()
@@ -103,7 +103,7 @@ def run_task(run: TaskRun) -> RunResult:
             journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
         rule = skip.run_rule(settings, recheck)
         options = settings.transfer_options(run.defaults, incremental=rule == "engine")
-        jobs = settings.job_count()
+        jobs = settings.job_count(run.defaults)
         skip.prepass(journal, run.source, run.destination, rule, jobs, run.stop, options.retry)
         before = journal.counts()
         todo = [before[ObjectState.PENDING], before[ObjectState.FAILED]]
@@ -119,7 +119,7 @@ def run_task(run: TaskRun) -> RunResult:
             run.progress,
             run.stop,
             run.reports,
-            settings.large_jobs(),
+            settings.large_jobs(run.defaults),
             only=only,
         )
     except InterruptedTransfer:

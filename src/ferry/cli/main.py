@@ -107,13 +107,18 @@ def cp(
     ] = False,
     threshold: Annotated[
         str | None,
-        typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
+        typer.Option(
+            "--threshold",
+            help="Objects at or above this size go multipart; given, it applies to server-side copies too. "
+            "[default: 50MiB]",
+        ),
     ] = None,
     copy_threshold: Annotated[
         str | None,
         typer.Option(
             "--copy-threshold",
-            help="Server-side copies at or above this size go as parts (UploadPartCopy). [default: 4GiB]",
+            help="Server-side copies at or above this size go as parts (UploadPartCopy), whatever "
+            "--threshold says. [default: --threshold if given, else 4GiB]",
         ),
     ] = None,
     part_size: Annotated[

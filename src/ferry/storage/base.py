@@ -42,6 +42,8 @@ class ObjectInfo:
     etag: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    encrypted: bool = False
+    """Stored with a customer or KMS key: the ETag is then not the content's MD5, whatever it looks like."""
 
     def fingerprint(self) -> dict[str, object]:
         """What must not change between two runs of a resumable transfer of this object."""
@@ -53,7 +55,11 @@ class ObjectInfo:
         recorded = self.metadata.get(MD5_METADATA_KEY)
         if recorded:
             return md5_to_hex(recorded)
-        if self.etag and len(self.etag) == 32 and "-" not in self.etag:
+        return self.etag_md5()
+
+    def etag_md5(self) -> str | None:
+        """The ETag when it is the content's MD5 (one part, not encrypted with a KMS or customer key)."""
+        if self.etag and not self.encrypted and len(self.etag) == 32 and "-" not in self.etag:
             try:
                 bytes.fromhex(self.etag)
             except ValueError:

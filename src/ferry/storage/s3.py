@@ -215,6 +215,8 @@ class S3Store:
             etag=head.get("ETag", "").strip('"') or None,
             metadata=dict(head.get("Metadata", {})),
             content_type=head.get("ContentType"),
+            encrypted=head.get("ServerSideEncryption", "").startswith("aws:kms")
+            or bool(head.get("SSECustomerAlgorithm")),
         )
 
     def _range_args(self, key: str, offset: int, length: int, if_match: str | None) -> dict[str, Any]:

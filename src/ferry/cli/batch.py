@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ferry.cli.obsutil_text import Parameters, parameter_block, print_task_summary
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
 from ferry.config import Config, ferry_home
 from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
@@ -109,7 +110,7 @@ def run_batch(
     task_id = journal.task_id
     output_dir = output_folder(settings)
     if not json_output:
-        print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
+        print(parameter_block(_parameters(settings, config, task_id, output_dir)), flush=True)
     reports = ReportWriter(
         output_dir,
         task_id,
@@ -133,6 +134,8 @@ def run_batch(
     finally:
         reports.close()
         journal.close()
+    if isinstance(progress, TaskLines):
+        progress.finish()
     outcome, final = result.outcome, result.counts
     if json_output:
         print(json.dumps(_summary_json(outcome, result.state, final, reports.paths()), indent=2))
@@ -152,6 +155,22 @@ def run_batch(
     if clear:
         clear_failure_reports(output_dir, task_id)
     return outcome
+
+
+def _parameters(settings: TaskSettings, config: Config, task_id: str, output_dir: Path) -> Parameters:
+    options = settings.transfer_options(config.defaults)
+    return Parameters(
+        parallel=options.parallel,
+        jobs=settings.job_count(config.defaults),
+        threshold=options.threshold,
+        part_size=options.part_size,
+        verify_length=options.verify_length,
+        verify_md5=options.verify_md5,
+        checkpoint_dir=str(options.checkpoint_dir),
+        task_id=task_id,
+        output_dir=str(output_dir),
+        temp_dir=settings.temp_dir or config.defaults.temp_dir,
+    )
 
 
 def output_folder(settings: TaskSettings) -> Path:
@@ -320,21 +339,3 @@ def _checkpoint_dir(value: str | Path | None) -> Path:
     from ferry.transfer.options import default_checkpoint_dir
 
     return Path(value).expanduser() if value else default_checkpoint_dir()
-
-
-def print_task_summary(outcome: runner.TaskOutcome) -> None:
-    """The closing summary of obsutil's task commands."""
-    costs = outcome.costs
-    done = outcome.succeeded + outcome.failed
-    tps = done / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
-    if outcome.skipped:
-        print(f"Skip count:         {outcome.skipped} (up to date, not moved)")
-    print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
-    print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
-    print(
-        f"Metrics [max cost:{costs.longest * 1e3:.0f} ms, min cost:{costs.shortest * 1e3:.0f} ms, "
-        f"average cost:{costs.average * 1e3:.2f} ms, average tps:{tps:.2f}, "
-        f"transferred size:{format_size(outcome.transferred)}]"
-    )
-    print(f"\nTask id: {outcome.task_id}", flush=True)

@@ -95,6 +95,7 @@ class WriteOptions:
     acl: str | None = None
     storage_class: str | None = None
     content_type: str | None = None
+    cache_control: str | None = None
 
     def merged(self, **changes: object) -> WriteOptions:
         values: dict[str, object] = {
@@ -102,6 +103,7 @@ class WriteOptions:
             "acl": self.acl,
             "storage_class": self.storage_class,
             "content_type": self.content_type,
+            "cache_control": self.cache_control,
         }
         values.update(changes)
         return WriteOptions(**values)  # type: ignore[arg-type]

@@ -279,6 +279,8 @@ class S3Store:
             args["StorageClass"] = options.storage_class
         if options.content_type:
             args["ContentType"] = options.content_type
+        if options.cache_control:
+            args["CacheControl"] = options.cache_control
         return args
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:

@@ -327,6 +327,8 @@ class ObjectTransfer:
     # --- parts -------------------------------------------------------------------------------------------
 
     def _record_path(self) -> Path:
+        if self.options.record_file is not None:
+            return self.options.record_file
         return record_path(
             self.options.checkpoint_dir,
             self.kind,

@@ -48,6 +48,9 @@ class TransferOptions:
     dry_run: bool = False
     incremental: bool = False
     """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
+    record_file: Path | None = None
+    """This transfer's part record at this path instead of one named after it in ``checkpoint_dir`` (the
+    library's checkpoint file, as oss2's SDKs let one be named)."""
 
 
 CANNED_ACLS = (

@@ -58,3 +58,14 @@ def test_an_explicit_threshold_governs_server_side_copies():
     assert resolve_options(Defaults(), threshold="50MB", copy_threshold="1GiB").copy_threshold == 1024**3
     with pytest.raises(UsageError, match="at most 5 GB"):
         resolve_options(Defaults(), copy_threshold="6GiB")
+
+
+def test_an_etag_is_an_md5_only_when_single_part_and_not_encrypted():
+    from ferry.storage.base import ObjectInfo
+
+    md5 = "0cc175b9c0f1b6a831c399e269772661"
+    assert ObjectInfo("k", 1, 0, md5).md5_hex() == md5
+    assert ObjectInfo("k", 1, 0, md5, encrypted=True).md5_hex() is None  # KMS or customer key
+    assert ObjectInfo("k", 1, 0, "0cc175b9c0f1b6a831c399e269772661-2").md5_hex() is None
+    recorded = ObjectInfo("k", 1, 0, md5, {"md5chksum": "DMF1ucDxtqgxw5niaXcmYQ=="}, encrypted=True)
+    assert recorded.md5_hex() == md5 and recorded.etag_md5() is None

@@ -140,6 +140,11 @@ def test_vmd5_on_copies_compares_something_real(tmp_path, ferry, s3, bucket, buc
     assert blind.returncode == 0, blind.stderr
     assert "md5" not in blind.stdout.split("Verified:", 1)[-1] if "Verified:" in blind.stdout else True
     assert "no MD5 was compared" in blind.stderr
+    out = tmp_path / "out"
+    task = ferry("cp", f"rgw://{bucket}", f"rgw://{bucket2}/t", "-r", "-vmd5", "-include=multi", f"-o={out}")
+    assert task.returncode == 0, task.stderr
+    [warning] = out.glob("cp_warning_report_*.txt")
+    assert "multi" in warning.read_text() and "no MD5 was compared" in warning.read_text()
 
     # md5chksum on a multipart source; the copy goes in parts (-threshold), so the destination's ETag is
     # not an MD5 and its bytes are read back

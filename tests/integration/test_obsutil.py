@@ -62,6 +62,9 @@ def test_obsutil_spellings_upload_then_download_task_recovered_with_u_cpd_and_co
     without_cpd = ferry("cp", f"-recover={down_id}", "-f", f"-o={out}")
     assert without_cpd.returncode == 2, without_cpd.stderr
     assert "has result files" in without_cpd.stderr and "no journal" in without_cpd.stderr
+    look = ferry("cp", f"-recover={down_id}", "-dryRun", f"-cpd={cpd}")
+    assert look.returncode == 0, look.stderr
+    assert "would download: p/sub/c.jpg" in look.stdout and not (dest / "sub" / "c.jpg").exists()
     again = ferry("cp", f"-recover={down_id}", "-f", "-u", f"-cpd={cpd}", f"-o={out}", "-clear")
     assert again.returncode == 0, again.stderr
     assert task_id_of(again) == down_id

@@ -165,7 +165,7 @@ def _defaults(path: Path, raw: Any) -> Defaults:
         value = values.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             if key == "retries" and value == 0:
-                continue
+                continue  # no retries at all is a choice
             raise UsageError(f"config file {path}: [defaults] {_name(key)} must be a whole number >= 1")
     for key in [k for k in _SIZE_KEYS if k in values]:
         if not (key == "part_size" and values[key] == "auto"):
@@ -184,7 +184,8 @@ _SIZE_KEYS = ("threshold", "copy_threshold", "part_size", "record_max_size")
 
 def _name(key: str) -> str:
     """A [defaults] key as the user may have written it (obsutil's name where it has one)."""
-    return next((name for name, ours in OBSUTIL_DEFAULT_KEYS.items() if ours == key), key) + f" ({key})"
+    obsutil = next((name for name, ours in OBSUTIL_DEFAULT_KEYS.items() if ours == key), None)
+    return f"{obsutil} ({key})" if obsutil else key
 
 
 def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:

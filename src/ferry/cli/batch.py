@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -120,7 +121,7 @@ def run_batch(
     progress: runner.TaskProgress
     if quiet or json_output:
         progress = TaskQuiet()
-    elif console.is_terminal:
+    elif console.is_terminal and sys.stdout.isatty():  # else obsutil's plain lines, on standard output
         progress = TaskBar(console)
     else:
         progress = TaskLines()

@@ -238,8 +238,8 @@ def resumable_copy(
     config: Config | str | os.PathLike[str] | None = None,
 ) -> TransferResult:
     """Copy one object bucket to bucket: server-side when both are on the same endpoint and account (one
-    CopyObject below ``copy_threshold``, default 4 GiB; UploadPartCopy parts at or above it), streamed
-    through this machine otherwise or when ``stream=True``."""
+    CopyObject below ``copy_threshold``, default ``threshold`` when given, else 4 GiB; UploadPartCopy parts
+    at or above it, resumable), streamed through this machine otherwise or when ``stream=True``."""
     for url in (source_url, destination_url):
         if parse_location(url).__class__ is not RemoteLocation:
             raise UsageError(f"{url!r} is not a bucket URL")

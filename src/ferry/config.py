@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.errors import UsageError
+from ferry.units import parse_size
 
 
 def ferry_home() -> Path:
@@ -74,6 +75,27 @@ class Defaults:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     checkpoint_dir: str | None = None
+    jobs: int | None = None
+    """Objects at once in a task; ``None``: ferry's own choice (16, at most 4 of them large)."""
+    temp_dir: str | None = None
+    """Folder for unfinished downloads; ``None``: beside the destination."""
+    record_max_size: str = "30MiB"
+    """A task's result file continues in a new file past this size (obsutil's ``recordMaxLogSize``)."""
+    record_backups: int = 1024
+    """At most this many result files of one kind are kept (obsutil's ``recordBackups``)."""
+
+
+OBSUTIL_DEFAULT_KEYS = {
+    "defaultJobs": "jobs",
+    "defaultParallels": "parallel",
+    "defaultBigfileThreshold": "threshold",
+    "defaultPartSize": "part_size",
+    "defaultTempFileDir": "temp_dir",
+    "recordMaxLogSize": "record_max_size",
+    "recordBackups": "record_backups",
+}
+"""obsutil's configuration names, read with obsutil's meaning beside ferry's own. obsutil's big-file
+threshold governs server-side copies too (ferry's ``threshold`` leaves them at ``copy_threshold``)."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +150,42 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def _defaults(path: Path, raw: Any) -> Defaults:
     if not isinstance(raw, dict):
         raise UsageError(f"config file {path}: [defaults] must be a table")
-    _no_unknown(path, "defaults", raw, _DEFAULT_KEYS)
+    _no_unknown(path, "defaults", raw, _DEFAULT_KEYS | set(OBSUTIL_DEFAULT_KEYS))
+    values = {key: value for key, value in raw.items() if key not in OBSUTIL_DEFAULT_KEYS}
+    for obsutil_key, key in OBSUTIL_DEFAULT_KEYS.items():
+        if obsutil_key not in raw:
+            continue
+        if key in raw:
+            raise UsageError(f"config file {path}: [defaults] has both {obsutil_key} and {key}: keep one")
+        value = raw[obsutil_key]
+        values[key] = str(value) if key in _SIZE_KEYS and isinstance(value, int) else value
+        if obsutil_key == "defaultBigfileThreshold" and "copy_threshold" not in raw:
+            values["copy_threshold"] = values[key]
+    for key in ("jobs", "parallel", "retries", "record_backups"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if key == "retries" and value == 0:
+                continue  # no retries at all is a choice
+            raise UsageError(f"config file {path}: [defaults] {_name(key)} must be a whole number >= 1")
+    for key in [k for k in _SIZE_KEYS if k in values]:
+        if not (key == "part_size" and values[key] == "auto"):
+            try:
+                parse_size(str(values[key]), what=_name(key))
+            except UsageError as exc:
+                raise UsageError(f"config file {path}: [defaults]: {exc.message}") from None
     try:
-        return Defaults(**raw)
+        return Defaults(**values)
     except TypeError as exc:
         raise UsageError(f"config file {path}: [defaults]: {exc}") from None
+
+
+_SIZE_KEYS = ("threshold", "copy_threshold", "part_size", "record_max_size")
+
+
+def _name(key: str) -> str:
+    """A [defaults] key as the user may have written it (obsutil's name where it has one)."""
+    obsutil = next((name for name, ours in OBSUTIL_DEFAULT_KEYS.items() if ours == key), None)
+    return f"{obsutil} ({key})" if obsutil else key
 
 
 def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:

@@ -80,12 +80,15 @@ def test_library_api_with_progress_callback(tmp_path, config, s3, bucket, home, 
     )
     assert sha256_file(back) == digest
 
-    result = ferry.resumable_copy(
-        f"rgw://{bucket}/api.bin", f"rgw://{bucket}/api-copy.bin", threshold=THRESHOLD, config=config
-    )
+    result = ferry.resumable_copy(f"rgw://{bucket}/api.bin", f"rgw://{bucket}/api-copy.bin", config=config)
     assert result.server_side
     assert not result.multipart  # below the copy threshold (4 GiB): one CopyObject, however large
     assert sha256_object(s3, bucket, "api-copy.bin") == digest
+    parts = ferry.resumable_copy(
+        f"rgw://{bucket}/api.bin", f"rgw://{bucket}/api-parts.bin", threshold=THRESHOLD, config=config
+    )
+    assert parts.server_side and parts.multipart  # an explicit threshold governs copies too (obsutil's)
+    assert sha256_object(s3, bucket, "api-parts.bin") == digest
 
 
 def test_metadata_acl_and_storage_class_reach_the_object(tmp_path, ferry, s3, bucket):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
+from ferry.cli.obsutil_text import Parameters, parameter_block, print_task_summary
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
 from ferry.config import Config, ferry_home
 from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
@@ -31,7 +33,7 @@ from ferry.tasks.reports import ReportWriter, clear_failure_reports
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
-from ferry.units import format_size
+from ferry.units import format_size, parse_size
 from ferry.urls import LocalLocation, parse_location
 
 
@@ -109,12 +111,17 @@ def run_batch(
     task_id = journal.task_id
     output_dir = output_folder(settings)
     if not json_output:
-        print(f"Task id: {task_id}\nOutputDir: {output_dir}", flush=True)
-    reports = ReportWriter(output_dir, task_id)
+        print(parameter_block(_parameters(settings, config, task_id, output_dir)), flush=True)
+    reports = ReportWriter(
+        output_dir,
+        task_id,
+        max_bytes=parse_size(config.defaults.record_max_size, what="recordMaxLogSize"),
+        max_files=config.defaults.record_backups,
+    )
     progress: runner.TaskProgress
     if quiet or json_output:
         progress = TaskQuiet()
-    elif console.is_terminal:
+    elif console.is_terminal and sys.stdout.isatty():  # else obsutil's plain lines, on standard output
         progress = TaskBar(console)
     else:
         progress = TaskLines()
@@ -128,6 +135,8 @@ def run_batch(
     finally:
         reports.close()
         journal.close()
+    if isinstance(progress, TaskLines):
+        progress.finish()
     outcome, final = result.outcome, result.counts
     if json_output:
         print(json.dumps(_summary_json(outcome, result.state, final, reports.paths()), indent=2))
@@ -147,6 +156,22 @@ def run_batch(
     if clear:
         clear_failure_reports(output_dir, task_id)
     return outcome
+
+
+def _parameters(settings: TaskSettings, config: Config, task_id: str, output_dir: Path) -> Parameters:
+    options = settings.transfer_options(config.defaults)
+    return Parameters(
+        parallel=options.parallel,
+        jobs=settings.job_count(config.defaults),
+        threshold=options.threshold,
+        part_size=options.part_size,
+        verify_length=options.verify_length,
+        verify_md5=options.verify_md5,
+        checkpoint_dir=str(options.checkpoint_dir),
+        task_id=task_id,
+        output_dir=str(output_dir),
+        temp_dir=settings.temp_dir or config.defaults.temp_dir,
+    )
 
 
 def output_folder(settings: TaskSettings) -> Path:
@@ -196,10 +221,10 @@ def _open_stores(
         ClientSettings(
             connect_timeout=config.defaults.connect_timeout,
             read_timeout=config.defaults.read_timeout,
-            max_connections=max(16, settings.job_count() * options.parallel + 4),
+            max_connections=max(16, settings.job_count(config.defaults) * options.parallel + 4),
             request_payer=settings.payer,
         ),
-        temp_dir=Path(settings.temp_dir) if settings.temp_dir else None,
+        temp_dir=_temp_dir(settings.temp_dir or config.defaults.temp_dir),
         cdn_auth_key=cdn_auth_key,
     )
     url_list = plan.get("type") == "url_list"
@@ -235,7 +260,7 @@ def _dry_run(
             dst_store,
             settings.object_filter(),
             modified_after=settings.modified_after,
-            workers=min(32, 2 * settings.job_count()),
+            workers=min(32, 2 * settings.job_count(config.defaults)),
         )
     else:
         if not journal.info().listing_complete:
@@ -307,25 +332,11 @@ def _print_preview(rows: Iterable[runner.PreviewRow], kind: str, json_output: bo
         )
 
 
+def _temp_dir(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
 def _checkpoint_dir(value: str | Path | None) -> Path:
     from ferry.transfer.options import default_checkpoint_dir
 
     return Path(value).expanduser() if value else default_checkpoint_dir()
-
-
-def print_task_summary(outcome: runner.TaskOutcome) -> None:
-    """The closing summary of obsutil's task commands."""
-    costs = outcome.costs
-    done = outcome.succeeded + outcome.failed
-    tps = done / outcome.elapsed if outcome.elapsed > 0 else 0.0
-    print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
-    if outcome.skipped:
-        print(f"Skip count:         {outcome.skipped} (up to date, not moved)")
-    print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
-    print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
-    print(
-        f"Metrics [max cost:{costs.longest * 1e3:.0f} ms, min cost:{costs.shortest * 1e3:.0f} ms, "
-        f"average cost:{costs.average * 1e3:.2f} ms, average tps:{tps:.2f}, "
-        f"transferred size:{format_size(outcome.transferred)}]"
-    )
-    print(f"\nTask id: {outcome.task_id}", flush=True)

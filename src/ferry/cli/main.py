@@ -21,8 +21,9 @@ from ferry.api import prepare_transfer
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
+from ferry.cli.obsutil_args import translate
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
-from ferry.config import load_config
+from ferry.config import Config, load_config
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
 from ferry.transfer.engine import TransferResult
 from ferry.transfer.events import TransferListener
@@ -107,13 +108,18 @@ def cp(
     ] = False,
     threshold: Annotated[
         str | None,
-        typer.Option("--threshold", help="Objects at or above this size go multipart. [default: 50MiB]"),
+        typer.Option(
+            "--threshold",
+            help="Objects at or above this size go multipart; given, it applies to server-side copies too. "
+            "[default: 50MiB]",
+        ),
     ] = None,
     copy_threshold: Annotated[
         str | None,
         typer.Option(
             "--copy-threshold",
-            help="Server-side copies at or above this size go as parts (UploadPartCopy). [default: 4GiB]",
+            help="Server-side copies at or above this size go as parts (UploadPartCopy), whatever "
+            "--threshold says. [default: --threshold if given, else 4GiB]",
         ),
     ] = None,
     part_size: Annotated[
@@ -268,7 +274,7 @@ def cp(
         destination,
         options,
         config=settings,
-        temp_dir=temp_dir,
+        temp_dir=temp_dir or _default_temp_dir(settings),
         listener=listener,
         stop=stop,
         cdn_auth_key=cdn_auth_key,
@@ -291,6 +297,11 @@ def cp(
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
         _print_summary(result)
+
+
+def _default_temp_dir(settings: Config) -> Path | None:
+    """The configuration's ``temp_dir`` (obsutil's ``defaultTempFileDir``), if it names one."""
+    return Path(settings.defaults.temp_dir).expanduser() if settings.defaults.temp_dir else None
 
 
 def _url_list_task(
@@ -369,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
     command = typer.main.get_command(app)
     try:
-        status = command.main(args=argv, prog_name="ferry", standalone_mode=False)
+        args = translate(sys.argv[1:] if argv is None else argv)  # obsutil's spellings of cp's options
+        status = command.main(args=args, prog_name="ferry", standalone_mode=False)
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)
             return EXIT_INTERRUPTED if status == 130 else status
     except ClickUsageError as exc:

@@ -18,6 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ferry.cli.obsutil_text import progress_line
 from ferry.tasks.journal import JournalObject
 from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
@@ -141,7 +142,13 @@ class TaskBar(BarListener, TaskProgress):
 
 
 class TaskLines(PlainListener, TaskProgress):
-    """A whole task for logs and pipes: a line per failed object, a progress line every few seconds."""
+    """A whole task for logs and pipes: a line per failed object on standard error, and obsutil's plain
+    progress line on standard output every few seconds and once at the end."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0, out: TextIO | None = None) -> None:
+        super().__init__(stream, interval)
+        self.out = out or sys.stdout
+        self._objects = 0
 
     def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
         noun = "object" if objects == 1 else "objects"
@@ -150,7 +157,30 @@ class TaskLines(PlainListener, TaskProgress):
     def started(self, description: str, total: int, already_done: int) -> None:
         """Per-object starts are folded into the task's lines."""
 
+    def advanced(self, n: int) -> None:
+        with self._lock:
+            self._done += n
+            now = time.monotonic()
+            if now - self._last < self.interval:
+                return
+            self._last = now
+        self.finish()
+
+    def finish(self) -> None:
+        """Print the progress line now (the run's last one when it has ended)."""
+        with self._lock:
+            line = progress_line(
+                self._done,
+                self._total,
+                self._done - self._base,
+                self._objects,
+                time.monotonic() - self._start,
+            )
+        print(line, file=self.out, flush=True)
+
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
+        with self._lock:
+            self._objects += 1
         if not ok:
             self._line(f"ferry: failed: {obj.source_key}: {reason}")
 

@@ -196,7 +196,7 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
     client = ClientSettings(
         connect_timeout=job.defaults.connect_timeout,
         read_timeout=job.defaults.read_timeout,
-        max_connections=max(16, settings.job_count() * options.parallel + 4),
+        max_connections=max(16, settings.job_count(job.defaults) * options.parallel + 4),
     )
     progress = _ChunkProgress()
     lease = _Lease(engine, held, progress)
@@ -210,11 +210,11 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
             source,
             destination,
             options,
-            settings.job_count(),
+            settings.job_count(job.defaults),
             progress,
             lease.stop,
             None,
-            settings.large_jobs(),
+            settings.large_jobs(job.defaults),
             chunk=job.number,
             limiter=task_limiter(job.task_id, options.bwlimit),
         )

@@ -42,6 +42,8 @@ class ObjectInfo:
     etag: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    encrypted: bool = False
+    """Stored with a customer or KMS key: the ETag is then not the content's MD5, whatever it looks like."""
 
     def fingerprint(self) -> dict[str, object]:
         """What must not change between two runs of a resumable transfer of this object."""
@@ -53,7 +55,11 @@ class ObjectInfo:
         recorded = self.metadata.get(MD5_METADATA_KEY)
         if recorded:
             return md5_to_hex(recorded)
-        if self.etag and len(self.etag) == 32 and "-" not in self.etag:
+        return self.etag_md5()
+
+    def etag_md5(self) -> str | None:
+        """The ETag when it is the content's MD5 (one part, not encrypted with a KMS or customer key)."""
+        if self.etag and not self.encrypted and len(self.etag) == 32 and "-" not in self.etag:
             try:
                 bytes.fromhex(self.etag)
             except ValueError:
@@ -89,6 +95,7 @@ class WriteOptions:
     acl: str | None = None
     storage_class: str | None = None
     content_type: str | None = None
+    cache_control: str | None = None
 
     def merged(self, **changes: object) -> WriteOptions:
         values: dict[str, object] = {
@@ -96,6 +103,7 @@ class WriteOptions:
             "acl": self.acl,
             "storage_class": self.storage_class,
             "content_type": self.content_type,
+            "cache_control": self.cache_control,
         }
         values.update(changes)
         return WriteOptions(**values)  # type: ignore[arg-type]

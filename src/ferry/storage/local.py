@@ -115,6 +115,8 @@ class LocalStore:
         finds (and reuses or overwrites) what a killed run left, even when its part record is lost."""
         target = Path(key).absolute()
         folder = self.temp_dir or target.parent
+        if self.temp_dir is not None:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)  # obsutil's -tempFileDir need not exist yet
         tag = hashlib.sha256(str(target).encode("utf-8", "surrogateescape")).hexdigest()[:12]
         return str(folder / f".{target.name[:100]}.{tag}{TEMP_SUFFIX}")
 

@@ -215,6 +215,8 @@ class S3Store:
             etag=head.get("ETag", "").strip('"') or None,
             metadata=dict(head.get("Metadata", {})),
             content_type=head.get("ContentType"),
+            encrypted=head.get("ServerSideEncryption", "").startswith("aws:kms")
+            or bool(head.get("SSECustomerAlgorithm")),
         )
 
     def _range_args(self, key: str, offset: int, length: int, if_match: str | None) -> dict[str, Any]:
@@ -277,6 +279,8 @@ class S3Store:
             args["StorageClass"] = options.storage_class
         if options.content_type:
             args["ContentType"] = options.content_type
+        if options.cache_control:
+            args["CacheControl"] = options.cache_control
         return args
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:

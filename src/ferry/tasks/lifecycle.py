@@ -99,7 +99,7 @@ def execute_here(run: TaskRun, prepared: Prepared) -> runner.TaskOutcome:
         run.progress,
         run.stop,
         run.reports,
-        run.settings.large_jobs(),
+        run.settings.large_jobs(run.defaults),
         only=prepared.only,
     )
 
@@ -124,7 +124,7 @@ def prepare(run: TaskRun) -> Prepared:
             modified_after=settings.modified_after,
             stop=run.stop,
             retry=options.retry,
-            workers=min(32, 2 * settings.job_count()),
+            workers=min(32, 2 * settings.job_count(run.defaults)),
         )
         journal.add_planned(objects, run.chunk_policy)
         journal.finish_listing()
@@ -133,7 +133,7 @@ def prepare(run: TaskRun) -> Prepared:
         journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
     rule = skip.run_rule(settings, recheck)
     options = settings.transfer_options(run.defaults, incremental=rule == "engine")
-    jobs = settings.job_count()
+    jobs = settings.job_count(run.defaults)
     skip.prepass(journal, run.source, run.destination, rule, jobs, run.stop, options.retry)
     before = journal.counts()
     todo = [before[ObjectState.PENDING], before[ObjectState.FAILED]]

@@ -113,12 +113,14 @@ class TaskSettings:
             values["incremental"] = incremental
         return resolve_options(defaults, dry_run=dry_run, **values)
 
-    def job_count(self) -> int:
-        return self.jobs or DEFAULT_JOBS
+    def job_count(self, defaults: Defaults | None = None) -> int:
+        """The task's job count, else the configuration's (``defaultJobs``), else ferry's."""
+        return self.jobs or (defaults.jobs if defaults is not None else None) or DEFAULT_JOBS
 
-    def large_jobs(self) -> int | None:
+    def large_jobs(self, defaults: Defaults | None = None) -> int | None:
         """How many large objects may move at once (``None``: as many as there are jobs)."""
-        return None if self.jobs else DEFAULT_LARGE_JOBS
+        chosen = self.jobs or (defaults.jobs if defaults is not None else None)
+        return None if chosen else DEFAULT_LARGE_JOBS
 
     def object_filter(self) -> ObjectFilter:
         return ObjectFilter.build(list(self.include), list(self.exclude), self.time_range, self.mf)

@@ -49,6 +49,7 @@ from ferry.transfer.chunks import ChunkFeed
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
 from ferry.transfer.parts import (
+    COPY_AUTO_PART_SIZE,
     STREAM_RUN,
     Span,
     align_part_size,
@@ -220,7 +221,7 @@ class ObjectTransfer:
                 if known is None:
                     self._notice(
                         f"cannot verify the MD5 of {self.result.source}: it has no {MD5_METADATA_KEY} "
-                        "metadata and its ETag is not an MD5 (multipart); length is still checked"
+                        "metadata and its ETag is not an MD5 (multipart or encrypted): no MD5 was compared"
                     )
             self._md5_of_source = (known,)
         return self._md5_of_source[0]
@@ -293,6 +294,10 @@ class ObjectTransfer:
             self._retry(
                 lambda: self.dst.copy_object(self.dst_key, self.src, self.src_key, options, info.etag)
             )
+            if self.options.verify_md5:
+                self._moved(info.size)
+                self._verify_copy_md5(info, self._verify_remote_length(info))
+                return
         else:
             data = self._retry(lambda: self.src.read_range(self.src_key, 0, info.size, if_match=info.etag))
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest() if self.options.verify_md5 else None
@@ -442,7 +447,10 @@ class ObjectTransfer:
         """The part size for a new upload: the requested or automatic one, within the destination's part
         limit, rounded up to its part granularity."""
         caps = self.dst.capabilities
-        size = choose_part_size(info.size, self.options.part_size, max_parts=caps.max_parts)
+        requested = self.options.part_size
+        if requested is None and self.server_side:
+            requested = COPY_AUTO_PART_SIZE
+        size = choose_part_size(info.size, requested, max_parts=caps.max_parts)
         return align_part_size(size, caps.part_granularity)
 
     def _parts_on_server(self, header: RecordHeader) -> dict[int, PartResult] | None:
@@ -609,8 +617,31 @@ class ObjectTransfer:
             self.result.md5 = actual
             self.result.verified.append("md5")
 
+    def _verify_copy_md5(self, info: ObjectInfo, written: ObjectInfo | None) -> None:
+        """A copy's MD5 check: the source's MD5 (its ``md5chksum``, or a one-part ETag) against the
+        destination's content MD5 — its ETag where that is one, else the MD5 of its bytes read back (the
+        ``md5chksum`` ferry just wrote proves nothing). Nothing to compare is a notice, not a pass."""
+        expected = self._source_md5(info)
+        if expected is None:
+            return
+        written = written or self._retry(lambda: self.dst.stat(self.dst_key))
+        actual = written.etag_md5()
+        if actual is None:
+            actual = _md5_of(self.dst, self.dst_key, written.size, self._halt)
+        if actual != expected:
+            self._discard_destination()
+            raise VerificationError(
+                f"{self.result.destination}: MD5 mismatch (source {expected}, destination {actual}); "
+                "the destination was deleted"
+            )
+        self.result.md5 = actual
+        self.result.verified.append("md5")
+
     def _verify_remote(self, header: RecordHeader, info: ObjectInfo) -> None:
         written = self._verify_remote_length(info)
+        if self.options.verify_md5 and self.kind == "copy":
+            self._verify_copy_md5(info, written)
+            return
         if self.options.verify_md5 and header.source_md5 is not None:
             written = written or self._retry(lambda: self.dst.stat(self.dst_key))
             if written.md5_hex() != header.source_md5:

@@ -151,14 +151,17 @@ def resolve_options(
         return value if isinstance(value, int) else parse_size(value, what=what)
 
     threshold_bytes = size(threshold if threshold is not None else defaults.threshold, "threshold")
-    copy_bytes = size(
-        copy_threshold if copy_threshold is not None else defaults.copy_threshold, "copy threshold"
-    )
-    if copy_bytes > MAX_COPY_OBJECT:
-        raise UsageError(
-            f"invalid copy threshold {copy_threshold or defaults.copy_threshold}: "
-            "one CopyObject request copies at most 5 GB"
-        )
+    if copy_threshold is not None:
+        copy_bytes = size(copy_threshold, "copy threshold")
+        if copy_bytes > MAX_COPY_OBJECT:
+            raise UsageError(
+                f"invalid copy threshold {copy_threshold}: one CopyObject request copies at most 5 GB"
+            )
+    else:
+        # An explicit threshold governs server-side copies too (obsutil's -threshold); without one, copies
+        # keep their own cutoff, since one CopyObject request is far faster than parts on most servers.
+        chosen = threshold if threshold is not None else defaults.copy_threshold
+        copy_bytes = min(size(chosen, "copy threshold"), MAX_COPY_OBJECT)
     chosen_part = part_size if part_size is not None else defaults.part_size
     part_bytes = None if chosen_part == "auto" else check_part_size(size(chosen_part, "part size"))
     jobs = parallel if parallel is not None else defaults.parallel

@@ -23,6 +23,10 @@ STREAM_RUN = 64 * 1024**2
 """Bytes one ranged read may cover when its parts are written as they arrive: several parts per request,
 since a request costs a server far more than its bytes (RGW read 8 MiB ranges at a quarter of the speed of
 64 MiB ones here), while each part is still recorded the moment it lands."""
+COPY_AUTO_PART_SIZE = 64 * 1024**2
+"""The automatic part size of a server-side (UploadPartCopy) copy: no byte crosses the network, so the
+cost is per request. RGW here copied 1 GiB in 8.5 s as 64 MiB parts, 12.0 s as 8 MiB ones, 10.6 s as
+128 MiB ones (4 at once)."""
 DEFAULT_COPY_THRESHOLD = 4 * 1024**3
 """Server-side copies below this go in one CopyObject request (rclone's cutoff is close: 4.6 GiB)."""
 

@@ -295,3 +295,14 @@ class FileRecordStore:
 def discard_path(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
+
+
+@dataclass(frozen=True)
+class SingleFileRecordStore:
+    """One transfer's record at a path the caller names (the library's checkpoint file, as oss2's SDKs
+    let one be named)."""
+
+    path: Path
+
+    def slot(self, kind: str, source_id: str, destination_id: str) -> RecordSlot:
+        return FileRecordSlot(self.path)

@@ -36,7 +36,7 @@ from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
 from ferry.storage.base import Store
 from ferry.storage.s3 import ClientSettings
 from ferry.tasks import chunks, runner
-from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
+from ferry.tasks.journal import ChunkPolicy, StateCount, TaskJournal
 from ferry.tasks.lifecycle import RunMode, TaskRun, failure_reason, run_task
 from ferry.tasks.plan import KeysPlan, ListingPlan, Plan, UrlListPlan, plan_to_dict
 from ferry.tasks.settings import TaskSettings
@@ -65,10 +65,6 @@ class ServiceSettings:
     @property
     def checkpoint_dir(self) -> Path:
         return self.data_dir / "checkpoint"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
 
 
 @dataclass(frozen=True)
@@ -118,23 +114,14 @@ def task_plan(source: Mapping[str, Any], save_prefix: str) -> Plan:
 
 
 class ServiceProgress(runner.TaskProgress):
-    """Counts the bytes a run moves (every part the destination confirmed)."""
+    """What the driver of a run knows: the bytes its chunks moved, as they report them to the database."""
 
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id
         self.bytes = 0
-        self._lock = threading.Lock()
-
-    def advanced(self, n: int) -> None:
-        with self._lock:
-            self.bytes += n
 
     def notice(self, message: str) -> None:
         log.info("task %s: %s", self.task_id, message)
-
-    def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
-        if not ok:
-            log.info("task %s: failed: %s: %s", self.task_id, obj.source_key, reason)
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""``ferry serve``, ``ferry token ...`` and ``ferry group ...``: run the migration service, issue its
-tokens, and drive it from the command line.
+"""``ferry serve``, ``ferry token ...``, ``ferry key ...`` and ``ferry group ...``: run the migration
+service, issue its tokens and access keys, and drive it from the command line.
 
 FastAPI, uvicorn, SQLAlchemy and httpx are imported inside the commands, so ``ferry cp`` never pays for
 them at start-up.
@@ -129,6 +129,91 @@ def token_rm(token_id: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
     if not found:
         raise UsageError(f"no token with id {token_id}")
     print(f"revoked token {token_id}")
+
+
+# --- access keys --------------------------------------------------------------------------------------------
+
+key_app = typer.Typer(
+    help="Access keys (AK/SK) for requests signed as Huawei Cloud's SDKs sign them.", no_args_is_help=True
+)
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from ferry.service.server import default_data_dir
+
+    return (data_dir or default_data_dir()).expanduser()
+
+
+@key_app.command("create")
+def key_create(
+    project: Annotated[str, typer.Option("--project", help="The project the key grants.")],
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Issue an access key and its secret key for a project: printed once as `AK SK`; the service keeps
+    the secret sealed under the data dir's seal.key."""
+    from ferry.service.keys import Sealer, create_key
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            issued = create_key(database, Sealer(_data_dir(data_dir)), project)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            database.dispose()
+    if json_output:
+        print(
+            json.dumps(
+                {"access_key": issued.access_key, "secret_key": issued.secret_key, "project_id": project}
+            )
+        )
+    else:
+        print(f"{issued.access_key} {issued.secret_key}")
+        print(
+            f"access key for project {project}: keep the secret key now, it cannot be shown again",
+            file=sys.stderr,
+        )
+
+
+@key_app.command("list")
+def key_list(
+    project: Annotated[str | None, typer.Option("--project", help="Only this project's.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """The access keys issued (never their secrets)."""
+    from ferry.service.keys import list_keys
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            rows = list_keys(database, project)
+        finally:
+            database.dispose()
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['access_key']}  project {row['project_id']}  created {_when(row['created_at'])}")
+
+
+@key_app.command("rm")
+def key_rm(access_key: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
+    """Remove an access key: requests signed with it are refused from then on."""
+    from ferry.service.keys import remove_key
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            found = remove_key(database, access_key)
+        finally:
+            database.dispose()
+    if not found:
+        raise UsageError(f"no access key {access_key}")
+    print(f"removed access key {access_key}")
 
 
 @contextlib.contextmanager

@@ -20,7 +20,11 @@ TOKEN_MISSING = "FERRY.0011"  # noqa: S105 - an error code, not a secret
 TOKEN_UNKNOWN = "FERRY.0012"  # noqa: S105 - an error code, not a secret
 """401: the token is not one the service issued (or it was revoked)."""
 WRONG_PROJECT = "FERRY.0013"
-"""403: the token belongs to another project."""
+"""403: the token or access key belongs to another project."""
+SIGNATURE_INVALID = "FERRY.0014"
+"""401: a signed request whose signature, X-Sdk-Date or Authorization header does not check out."""
+KEY_UNKNOWN = "FERRY.0015"
+"""401: the access key is not one the service issued (or it was removed)."""
 NO_SUCH_PATH = "FERRY.0404"
 METHOD_NOT_ALLOWED = "FERRY.0405"
 INTERNAL = "FERRY.0500"

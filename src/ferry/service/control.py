@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient
 
 from ferry.errors import FerryError, UsageError
 from ferry.service import nodes, states
@@ -265,13 +266,31 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         for position, (name, source) in enumerate(units)
     ]
     service.vault.put(group_id, secrets)
-    with service.database.session() as session:
-        session.add(group)
-        session.flush()
-        session.add_all(tasks)
+    _store_group(service.database, group, tasks)
     ids = [task.id for task in tasks]
     service.scheduler.submit(ids)
     return group_id, ids
+
+
+def _store_group(database: Database, group: TaskGroup, tasks: list[Task]) -> None:
+    """Insert a group and its tasks, numbering the tasks after the highest number in use (a create at
+    the same moment that took the same numbers makes this one try again)."""
+    for attempt in range(8):
+        try:
+            with database.session() as session:
+                first = (session.scalar(select(func.max(Task.number))) or 0) + 1
+                for offset, task in enumerate(tasks):
+                    task.number = first + offset
+                session.add(group)
+                session.flush()
+                session.add_all(tasks)
+            return
+        except IntegrityError:
+            if attempt == 7:
+                raise
+            make_transient(group)
+            for task in tasks:
+                make_transient(task)
 
 
 def stop_group(service: Service, project_id: str, group_id: str) -> None:

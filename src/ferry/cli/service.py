@@ -45,13 +45,21 @@ def serve(
     db: DbUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option("--workers", help="Tasks run at once.", min=1, max=64)] = 2,
+    endpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--endpoints",
+            help='A TOML file mapping cloud_type and region (or "*") to endpoint URLs, for private clouds '
+            "and overrides.",
+        ),
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
 
     with _database_errors(db):
-        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers)
+        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers, endpoints)
 
 
 # --- tokens -------------------------------------------------------------------------------------------------
@@ -394,10 +402,19 @@ def group_create(
         typer.Option("--url-list", help="A file of 'URL<TAB>destination key' lines (a URL_LIST group)."),
     ] = None,
     overwrite: Annotated[
-        str, typer.Option("--overwrite", help="always, never or if_different.")
+        str,
+        typer.Option(
+            "--overwrite",
+            help="never, if_different (size or time), checksum (MD5/ETag) or always; or OMS's "
+            "object_overwrite_mode.",
+        ),
     ] = "if_different",
     consistency_check: Annotated[
-        str, typer.Option("--consistency-check", help="size_mtime or checksum.")
+        str,
+        typer.Option(
+            "--consistency-check",
+            help="size_mtime, checksum or none; or OMS's size_last_modified, crc64, no_check.",
+        ),
     ] = "size_mtime",
     since: Annotated[
         int | None, typer.Option("--since", help="Only objects modified after (UNIX time).")
@@ -473,8 +490,8 @@ def group_create(
             "save_prefix": dst_prefix,
         },
         "task_type": task_type,
-        "overwrite": overwrite,
-        "consistency_check": consistency_check,
+        "object_overwrite_mode": _OVERWRITE.get(overwrite, overwrite),
+        "consistency_check": _CHECK.get(consistency_check, consistency_check),
         "migrate_since": since,
         "description": description,
         "transfer": {k: v for k, v in transfer.items() if v is not None},
@@ -484,14 +501,17 @@ def group_create(
         if json_output and not wait:
             print(json.dumps(created, indent=2))
         elif not json_output:
-            print(f"Task group: {created['id']} ({len(created['task_ids'])} tasks)", flush=True)
+            print(f"Task group: {created['group_id']} ({len(created['task_ids'])} tasks)", flush=True)
         if wait:
-            _wait(client, created["id"], json_output)
+            _wait(client, created["group_id"], json_output)
 
 
 @group_app.command("list")
 def group_list(
-    status: Annotated[str | None, typer.Option("--status", help="Only groups in this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only groups in this status: a word (failed...) or OMS's code (5...)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     server: Server = DEFAULT_SERVER,
@@ -501,14 +521,14 @@ def group_list(
 ) -> None:
     """Task groups, newest first."""
     with _client(server, token, project) as client:
-        page = client.list_groups(limit, offset, status)
+        page = client.list_groups(limit, offset, _status_code(status))
     if json_output:
         print(json.dumps(page, indent=2))
         return
     print(f"{page['count']} task groups")
     for group in page["taskgroups"]:
         print(
-            f"{group['id']}  {group['status']:<10} {group['progress'] * 100:5.1f}%  "
+            f"{group['group_id']}  {group['status_name']:<10} {group['progress'] * 100:5.1f}%  "
             f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped "
             f"of {group['total_num']}  {group['src_node']['bucket']} --> {group['dst_node']['bucket']}"
         )
@@ -544,23 +564,23 @@ def _print_group(group: dict[str, Any]) -> None:
     from ferry.units import format_size
 
     lines = [
-        f"Task group:        {group['id']}",
-        f"Status:            {group['status']} ({group['status_code']})",
+        f"Task group:        {group['group_id']}",
+        f"Status:            {group['status_name']} ({group['status']})",
     ]
     if group.get("error_reason"):
-        lines.append(f"Reason:            {group['error_reason']}")
+        lines.append(f"Reason:            {group['error_reason']['error_msg']}")
     src, dst = group["src_node"], group["dst_node"]
     lines += [
         f"Source:            {src['cloud_type']} {src.get('endpoint') or ''} {src['bucket']}",
         f"Destination:       {dst['cloud_type']} {dst.get('endpoint') or ''} "
         f"{dst['bucket']}/{dst['save_prefix']}",
-        f"Tasks:             {group['task_count']}",
+        f"Tasks:             {group['total_task_num']}",
         f"Objects:           {group['total_num']} ({format_size(group['total_size'])}): "
         f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped",
-        f"Succeeded bytes:   {group['success_size']} ({format_size(group['success_size'])})",
+        f"Succeeded bytes:   {group['complete_size']} ({format_size(group['complete_size'])})",
         f"Transferred bytes: {group['transferred_size']} ({format_size(group['transferred_size'])}), "
         f"last run {group['run_transferred_size']}",
-        f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['speed'])}/s",
+        f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['migrate_speed'])}/s",
     ]
     print("\n".join(lines), flush=True)
 
@@ -688,22 +708,41 @@ def group_rm(
 
 
 _RUNNING = ("waiting", "executing", "stopping")
+_OVERWRITE = {
+    "never": "NO_OVERWRITE",
+    "if_different": "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE",
+    "checksum": "CRC64_COMPARISON_OVERWRITE",
+    "always": "FULL_OVERWRITE",
+}
+_CHECK = {"size_mtime": "size_last_modified", "checksum": "crc64", "none": "no_check"}
+
+
+def _status_code(status: str | None) -> int | None:
+    """A group status given as a word or as OMS's code."""
+    from ferry.service.states import GROUP_CODES
+
+    if status is None:
+        return None
+    if status.isdigit():
+        return int(status)
+    if status not in GROUP_CODES:
+        raise UsageError(f"invalid --status {status!r}: expected one of {', '.join(GROUP_CODES)} or a code")
+    return GROUP_CODES[status]
 
 
 def _wait(client: ServiceClient, group_id: str, json_output: bool, interval: float = 0.5) -> None:
     while True:
         group = client.show_group(group_id)
-        if group["status"] not in _RUNNING:
+        if group["status_name"] not in _RUNNING:
             break
         time.sleep(interval)
     if json_output:
         print(json.dumps(group, indent=2))
     else:
         _print_group(group)
-    if group["status"] == "failed":
-        raise IncompleteError(
-            f"task group {group_id} failed: {group.get('error_reason') or 'see ferry group show'}"
-        )
+    if group["status_name"] == "failed":
+        reason = (group.get("error_reason") or {}).get("error_msg") or "see ferry group show"
+        raise IncompleteError(f"task group {group_id} failed: {reason}")
 
 
 def _when(timestamp: float) -> str:

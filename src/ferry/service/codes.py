@@ -13,6 +13,9 @@ CANNOT_START = "OMS.1039"
 """400: start or retry refused: the group or task is not in a state it can be started from."""
 NO_CREDENTIALS = "FERRY.0020"
 """400: the run needs credentials the service does not hold (give them in the body)."""
+TASK_FAILED = "FERRY.0030"
+"""In a group's or task's ``error_reason``: objects failed or the task could not run; the message says
+why."""
 UNSUPPORTED = "FERRY.0021"
 """400: a cloud type or task type the service cannot migrate yet."""
 TOKEN_MISSING = "FERRY.0011"  # noqa: S105 - an error code, not a secret

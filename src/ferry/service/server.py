@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ferry.config import ferry_home
+from ferry.service import endpoints
 from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
 from ferry.service.vault import Vault
@@ -19,7 +20,10 @@ def default_data_dir() -> Path:
     return ferry_home() / "service"
 
 
-def build_service(data_dir: Path, db_url: str | None, workers: int) -> Service:
+def build_service(
+    data_dir: Path, db_url: str | None, workers: int, endpoints_file: Path | None = None
+) -> Service:
+    table = endpoints.load(endpoints_file) if endpoints_file is not None else endpoints.EndpointTable()
     database = open_database(db_url, data_dir)
     failed = fail_interrupted(database)
     if failed:
@@ -28,17 +32,19 @@ def build_service(data_dir: Path, db_url: str | None, workers: int) -> Service:
         )
     settings = ServiceSettings(data_dir=data_dir, workers=workers)
     vault = Vault()
-    return Service(database, vault, Scheduler(database, vault, settings), settings)
+    return Service(database, vault, Scheduler(database, vault, settings), settings, table)
 
 
-def serve(host: str, port: int, data_dir: Path, db_url: str | None, workers: int) -> None:
+def serve(
+    host: str, port: int, data_dir: Path, db_url: str | None, workers: int, endpoints_file: Path | None = None
+) -> None:
     import uvicorn
 
     from ferry.service.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    service = build_service(data_dir, db_url, workers)
+    service = build_service(data_dir, db_url, workers, endpoints_file)
     log.info("data in %s, state in %s, %d workers", data_dir, safe_url(service.database.url), workers)
     try:
         uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=True)

@@ -80,7 +80,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
     MD5s, a size check lengths. UsageError names a value no run could use."""
     chosen = dict(settings.get("transfer") or {})
     overwrite, check = settings["overwrite"], settings["consistency_check"]
-    compare = "checksum" if check == "checksum" else "engine"
+    compare = "checksum" if check == "checksum" or overwrite == "if_checksum_differs" else "engine"
     rule = {"never": "exists", "always": "none"}.get(overwrite, compare)
     kept = ("threshold", "part_size", "parallel", "retries", "bwlimit", "jobs")
     return TaskSettings.from_options(
@@ -88,7 +88,9 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             **{key: chosen.get(key) for key in kept},
             "checkpoint_dir": str(checkpoint_dir),
             "verify_md5": check == "checksum",
-            "verify_length": check != "checksum",
+            "verify_length": check == "size_mtime",
+            "storage_class": settings.get("storage_class"),
+            "payer": settings.get("payer"),
             "skip_rule": rule,
             "incremental": rule == "engine",
             "modified_after": settings.get("migrate_since"),

@@ -228,21 +228,24 @@ def test_failed_objects_listed_then_retried_only_failed_or_all_checked(
         assert group["run_transferred_size"] == sum(1000 + names.index(k) for k in refused)
         assert digests(other, other_bucket, "one/") == source
 
-        # migrate_failed_object=false: every object is checked again; the migrated ones are skipped.
+        # migrate_failed_object null (or false, or absent): the source is listed again and every object
+        # checked again; the migrated ones are skipped, those added since the first run migrated.
         refuse(proxy, refused)
         dst = node(rgw, other_bucket, second=True, endpoint=proxy.url, save_prefix="two")
         group_id = create(api, node(rgw, bucket, object_key=["f/"]), dst, transfer=SMALL)
         assert api.wait(group_id)["status_name"] == "failed"
+        added = ["f/new-1", "f/new-2"]
+        source.update(put_objects(s3, bucket, dict.fromkeys(added, 321)))
         proxy.clear_rules()
         proxy.reset_stats()
         assert (
-            api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": False}).status_code == 200
+            api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": None}).status_code == 200
         )
         group = api.wait(group_id)
         assert group["status_name"] == "succeeded", group
-        assert (group["success_num"], group["skip_num"], group["fail_num"]) == (3, 27, 0)
+        assert (group["success_num"], group["skip_num"], group["fail_num"]) == (5, 27, 0)
         assert keys_in(proxy.requests, "HEAD", names) == set(names)  # every object checked again
-        assert keys_in(proxy.requests, "PUT", names) == set(refused)  # only the missing ones moved
+        assert keys_in(proxy.requests, "PUT", names + added) == {*refused, *added}  # only the missing ones
         assert digests(other, other_bucket, "two/") == source
     assert_no_secrets(service, seen, secrets_of(rgw))
 

@@ -227,7 +227,13 @@ def unsupported_fields(body: GroupCreate) -> list[str]:
         named.append("source_cdn")
     if body.bandwidth_policy:
         named.append("bandwidth_policy (give transfer.bwlimit)")
+    if body.dst_storage_policy == "SRC_STORAGE_MAPPING":
+        named.append("dst_storage_policy SRC_STORAGE_MAPPING")
     return named
+
+
+STORAGE_POLICIES = {"STANDARD": "standard", "IA": "warm", "ARCHIVE": "cold", "DEEP_ARCHIVE": "deep_archive"}
+"""OMS's ``dst_storage_policy`` as ferry's storage class names (OBS's: warm, cold)."""
 
 
 def unsupported_credentials(body: Credentials) -> list[str]:
@@ -268,7 +274,7 @@ def group_settings(body: GroupCreate) -> dict[str, Any]:
         "overwrite": views.OVERWRITE_MODES[body.object_overwrite_mode],
         "consistency_check": views.CHECKS[body.consistency_check],
         "migrate_since": body.migrate_since,
-        "storage_class": body.dst_storage_policy,
+        "storage_class": STORAGE_POLICIES.get(body.dst_storage_policy or ""),
         "payer": "requester" if body.enable_requester_pays else None,
         "transfer": body.transfer.model_dump(),
         "oms": {

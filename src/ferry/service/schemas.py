@@ -156,8 +156,8 @@ class GroupCreate(_Strict):
         description="how a migrated object is checked: its size (size_last_modified), its MD5 (crc64: "
         "ferry compares MD5/ETag, the checksum S3-compatible stores keep), or not at all",
     )
-    dst_storage_policy: str | None = Field(
-        default=None, max_length=32, description="the destination's storage class (STANDARD, IA, ARCHIVE...)"
+    dst_storage_policy: Literal["STANDARD", "IA", "ARCHIVE", "DEEP_ARCHIVE", "SRC_STORAGE_MAPPING"] | None = (
+        Field(default=None, description="the destination's storage class (none: the bucket's default)")
     )
     enable_requester_pays: bool = False
     transfer: TransferIn = Field(default_factory=TransferIn, description="ferry's own: transfer tuning")

@@ -340,6 +340,7 @@ class Scheduler:
             connect_timeout=defaults.connect_timeout,
             read_timeout=defaults.read_timeout,
             max_connections=max(16, settings.job_count() * options.parallel + 4),
+            request_payer=settings.payer,
         )
         source = nodes.open_store(spec.src_node, secrets.source, client, "src")
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")

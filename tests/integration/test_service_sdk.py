@@ -248,3 +248,43 @@ def test_fields_ferry_cannot_honour_are_refused_by_name(oms, rgw, bucket, other_
     assert "HuaweiCloud" in cloud_types and "URLSource" not in cloud_types
     assert client.list_api_versions(m.ListApiVersionsRequest()).versions[0].id == "v2"
     assert client.show_api_info(m.ShowApiInfoRequest(version="v2")).status == "CURRENT"
+
+
+def test_key_commands_and_a_bad_endpoints_file(tmp_path, oms):
+    service, _client = oms
+    where = ["--data-dir", str(service.data_dir)]
+    issued = ferry_run(service.home, "key", "create", "--project", "cli-project", *where)
+    assert issued.returncode == 0, issued.stderr
+    ak, sk = issued.stdout.splitlines()[0].split(" ")
+    assert len(ak) == 20 and len(sk) == 40 and sk not in issued.stderr
+    listed = ferry_run(service.home, "key", "list", "--project", "cli-project", *where)
+    assert listed.returncode == 0 and ak in listed.stdout and sk not in listed.stdout
+    assert sdk_client(service, ak, sk, "cli-project").list_task_group(m.ListTaskGroupRequest()).count == 0
+    missing = ferry_run(service.home, "key", "rm", "NOSUCHKEY", *where)
+    assert missing.returncode == 3 and missing.stderr.count("\n") == 1 and "NOSUCHKEY" in missing.stderr
+
+    bad = tmp_path / "endpoints.toml"
+    bad.write_text('[Ceph]\n"*" = "ftp://10.0.0.1"\n')
+    served = ferry_run(service.home, "serve", "--data-dir", str(tmp_path / "svc"), "--endpoints", str(bad))
+    assert served.returncode == 3, served.stderr
+    assert served.stderr.count("\n") == 1 and "Ceph.*" in served.stderr and "Traceback" not in served.stderr
+
+
+def test_a_retry_credential_that_does_not_fit_the_source_is_refused_by_name(oms, rgw, bucket, other_bucket):
+    _service, client = oms
+    body = m.CreateTaskGroupReq(
+        src_node=src_node(rgw, bucket, sk="not-the-secret", object_key=["nothing-here/"]),
+        dst_node=dst_node(rgw, other_bucket),
+    )
+    group_id = create(client, body)
+    assert wait(client, group_id).status == 5
+    azure_only = m.RetryTaskGroupReq(connection_string="DefaultEndpointsProtocol=https;AccountName=x")
+    with pytest.raises(ClientRequestException) as refused:
+        client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=azure_only))
+    assert refused.value.status_code == 400 and "connection_string" in refused.value.error_msg
+    assert "AccountName" not in refused.value.error_msg
+    kms = m.RetryTaskGroupReq(src_ak=rgw.access_key, src_sk=rgw.secret_key, src_kms_key_id="key-1")
+    with pytest.raises(ClientRequestException) as refused:
+        client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=kms))
+    assert refused.value.error_code == "FERRY.0021" and "src_kms_key_id" in refused.value.error_msg
+    client.delete_task_group(m.DeleteTaskGroupRequest(group_id=group_id))

@@ -5,6 +5,7 @@ through ``ferry serve --endpoints`` (the real RGW stands in for two clouds)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
@@ -191,24 +192,55 @@ def test_a_wrong_source_key_fails_and_retry_with_the_right_keys_completes(oms, r
     assert refused.value.error_code == "OMS.1039"
 
 
-def test_stop_and_start_through_the_sdk(oms, rgw, s3, bucket, other_bucket):
+def window_around_now(rate: int) -> m.BandwidthPolicyDto:
+    """A daily window (UTC) from an hour ago to an hour from now."""
+    now = datetime.now(UTC)
+    ago, ahead = now - timedelta(hours=1), now + timedelta(hours=1)
+    return m.BandwidthPolicyDto(start=ago.strftime("%H:%M"), end=ahead.strftime("%H:%M"), max_bandwidth=rate)
+
+
+def test_bandwidth_windows_stop_start_and_update(oms, rgw, s3, bucket, other_bucket):
     _service, client = oms
-    source = put_objects(s3, bucket, {f"s/{n}.bin": 3 * MiB for n in range(4)})
+    source = put_objects(s3, bucket, {f"s/{n}.bin": 2 * MiB for n in range(3)})
     body = m.CreateTaskGroupReq(
-        src_node=src_node(rgw, bucket, object_key=["s/"]), dst_node=dst_node(rgw, other_bucket)
+        src_node=src_node(rgw, bucket, object_key=["s/"]),
+        dst_node=dst_node(rgw, other_bucket),
+        bandwidth_policy=[window_around_now(MiB)],  # 6 MiB at 1 MiB/s: several seconds
     )
     group_id = create(client, body)
+    deadline = time.monotonic() + 30
+    while client.show_task_group(m.ShowTaskGroupRequest(group_id=group_id)).complete_size == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     client.stop_task_group(m.StopTaskGroupRequest(group_id=group_id))
-    group = wait(client, group_id, until=(3, 6))
-    if group.status == 3:
-        assert group.paused_task_num == 1
-        start = m.StartTaskGroupReq(
-            src_ak=rgw.access_key, src_sk=rgw.secret_key, dst_ak=rgw.access_key_2, dst_sk=rgw.secret_key_2
-        )
-        client.start_task_group(m.StartTaskGroupRequest(group_id=group_id, body=start))
-        group = wait(client, group_id, until=(5, 6))
-    assert group.status == 6, group
+    group = wait(client, group_id, until=(3, 5, 6))
+    assert group.status == 3 and group.paused_task_num == 1, group
+    assert 0 < group.complete_size < 6 * MiB
+    assert [(w.start, w.max_bandwidth) for w in group.bandwidth_policy] == [
+        (body.bandwidth_policy[0].start, MiB)
+    ]
+
+    update = m.UpdateBandwidthPolicyReq(bandwidth_policy=[])  # no window: full speed from the next run
+    client.update_task_group(m.UpdateTaskGroupRequest(group_id=group_id, body=update))
+    start = m.StartTaskGroupReq(
+        src_ak=rgw.access_key, src_sk=rgw.secret_key, dst_ak=rgw.access_key_2, dst_sk=rgw.secret_key_2
+    )
+    began = time.monotonic()
+    client.start_task_group(m.StartTaskGroupRequest(group_id=group_id, body=start))
+    group = wait(client, group_id, until=(5, 6))
+    assert group.status == 6 and group.bandwidth_policy == [], group
+    assert time.monotonic() - began < 4
     assert digests(rgw.client(second=True), other_bucket) == source
+
+    overlapping = m.UpdateBandwidthPolicyReq(
+        bandwidth_policy=[
+            m.BandwidthPolicyDto(start="01:00", end="03:00", max_bandwidth=MiB),
+            m.BandwidthPolicyDto(start="02:00", end="04:00", max_bandwidth=MiB),
+        ]
+    )
+    with pytest.raises(ClientRequestException) as refused:
+        client.update_task_group(m.UpdateTaskGroupRequest(group_id=group_id, body=overlapping))
+    assert refused.value.status_code == 400 and "overlap" in refused.value.error_msg
 
 
 def test_signatures_keys_and_projects_are_checked(oms, rgw):

@@ -128,12 +128,12 @@ def delete(project_id: ProjectId, group_id: GroupId, service: Svc) -> Response:
 @router.put(
     "/{group_id}/update",
     responses={200: OK},
-    summary="Change the bandwidth policy (only to none: time windows are not supported yet)",
+    summary="Change the bandwidth policy (each task follows it from its next run)",
 )
 def update(project_id: ProjectId, group_id: GroupId, service: Svc, body: BandwidthBody) -> Response:
     with service.database.session() as session:
         control.get_group(session, project_id, group_id)
-    control.refuse_bandwidth_policy(body)
+    control.update_bandwidth(service, group_id, body)
     return Response(status_code=200)
 
 

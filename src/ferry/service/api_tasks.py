@@ -93,12 +93,12 @@ def stop(project_id: ProjectId, task_id: TaskId, service: Svc) -> Response:
 @router.put(
     "/{task_id}/bandwidth-policy",
     responses={200: OK},
-    summary="Change a task's bandwidth policy (only to none: time windows are not supported yet)",
+    summary="Change the bandwidth policy of a task's group (each task follows it from its next run)",
 )
 def bandwidth(project_id: ProjectId, task_id: TaskId, service: Svc, body: BandwidthBody) -> Response:
     with service.database.session() as session:
-        control.get_task(session, project_id, task_id)
-    control.refuse_bandwidth_policy(body)
+        group_id = control.get_task(session, project_id, task_id).group_id
+    control.update_bandwidth(service, group_id, body)
     return Response(status_code=200)
 
 

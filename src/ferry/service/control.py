@@ -30,11 +30,21 @@ from ferry.service.errors import (
     ApiError,
     bad_request,
 )
-from ferry.service.schemas import PLAIN, BandwidthBody, Credentials, GroupCreate, NodeIn, RetryBody, SrcNodeIn
+from ferry.service.schemas import (
+    PLAIN,
+    BandwidthBody,
+    BandwidthWindow,
+    Credentials,
+    GroupCreate,
+    NodeIn,
+    RetryBody,
+    SrcNodeIn,
+)
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
 from ferry.tasks.journal import remove_task
+from ferry.transfer.ratelimit import overlapping
 
 
 @dataclass
@@ -225,8 +235,6 @@ def unsupported_fields(body: GroupCreate) -> list[str]:
         named.append("smn_config")
     if body.source_cdn is not None and body.source_cdn.domain:
         named.append("source_cdn")
-    if body.bandwidth_policy:
-        named.append("bandwidth_policy (give transfer.bwlimit)")
     if body.dst_storage_policy == "SRC_STORAGE_MAPPING":
         named.append("dst_storage_policy SRC_STORAGE_MAPPING")
     return named
@@ -261,10 +269,35 @@ def _refuse_unsupported(named: list[str]) -> None:
         )
 
 
-def refuse_bandwidth_policy(body: BandwidthBody) -> None:
-    """Time windows are not enforced yet: only an empty policy is accepted (a 400 names the field)."""
-    if body.bandwidth_policy:
-        _refuse_unsupported(["bandwidth_policy (give transfer.bwlimit at create)"])
+def bandwidth_windows(policy: list[BandwidthWindow]) -> list[list[int]]:
+    """OMS's windows as the limiter's (start minute, end minute, bytes per second); 400 when two overlap."""
+    windows = [[_minute(w.start), _minute(w.end), w.max_bandwidth] for w in policy]
+    if any(start == end for start, end, _ in windows):
+        raise bad_request("bandwidth_policy: a window must not start where it ends")
+    if overlapping(tuple((start, end, rate) for start, end, rate in windows)):
+        raise bad_request("bandwidth_policy: the windows overlap")
+    return windows
+
+
+def _minute(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def update_bandwidth(service: Service, group_id: str, body: BandwidthBody) -> None:
+    """A group's new bandwidth policy: each of its tasks follows it from its next run on."""
+    windows = bandwidth_windows(body.bandwidth_policy)
+    with service.database.session() as session:
+        group = session.get(TaskGroup, group_id)
+        assert group is not None
+        settings = dict(group.settings)
+        settings["bandwidth_windows"] = windows
+        settings["oms"] = {
+            **dict(settings.get("oms") or {}),
+            "bandwidth_policy": [w.model_dump() for w in body.bandwidth_policy],
+        }
+        group.settings = settings
+        group.updated_at = now()
 
 
 def group_settings(body: GroupCreate) -> dict[str, Any]:
@@ -276,6 +309,7 @@ def group_settings(body: GroupCreate) -> dict[str, Any]:
         "migrate_since": body.migrate_since,
         "storage_class": STORAGE_POLICIES.get(body.dst_storage_policy or ""),
         "payer": "requester" if body.enable_requester_pays else None,
+        "bandwidth_windows": bandwidth_windows(body.bandwidth_policy),
         "transfer": body.transfer.model_dump(),
         "oms": {
             "enable_metadata_migration": body.enable_metadata_migration,
@@ -284,6 +318,7 @@ def group_settings(body: GroupCreate) -> dict[str, Any]:
             "consistency_check": body.consistency_check,
             "dst_storage_policy": body.dst_storage_policy,
             "enable_requester_pays": body.enable_requester_pays,
+            "bandwidth_policy": [w.model_dump() for w in body.bandwidth_policy],
         },
     }
 

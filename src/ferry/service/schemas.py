@@ -99,7 +99,7 @@ class TransferIn(_Strict):
 class BandwidthWindow(_Strict):
     start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")
     end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")
-    max_bandwidth: int = Field(ge=1, le=200 * 1024 * 1024, description="bytes per second")
+    max_bandwidth: int = Field(ge=1024 * 1024, le=200 * 1024 * 1024, description="bytes per second")
 
 
 class BandwidthBody(_Strict):
@@ -140,7 +140,9 @@ class GroupCreate(_Strict):
     enable_restore: bool = Field(default=False, description="only false: archived objects are not restored")
     enable_kms: bool = Field(default=False, description="only false")
     bandwidth_policy: list[BandwidthWindow] = Field(
-        default_factory=list, max_length=5, description="not supported yet: give transfer.bwlimit"
+        default_factory=list,
+        max_length=5,
+        description="up to 5 daily windows (UTC), each with its own limit; outside them, transfer.bwlimit",
     )
     smn_config: SmnConfigIn | None = Field(default=None, description="not supported (notifications)")
     source_cdn: SourceCdnIn | None = Field(default=None, description="not supported yet")

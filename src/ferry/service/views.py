@@ -78,7 +78,7 @@ def _oms(settings: dict[str, Any]) -> dict[str, Any]:
         "enable_metadata_migration": bool(oms.get("enable_metadata_migration", False)),
         "enable_failed_object_recording": bool(oms.get("enable_failed_object_recording", True)),
         "enable_restore": False,
-        "bandwidth_policy": [],
+        "bandwidth_policy": list(oms.get("bandwidth_policy") or []),
         "object_overwrite_mode": oms.get("object_overwrite_mode")
         or OVERWRITE_MODES_BACK.get(settings.get("overwrite", ""), "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE"),
         "consistency_check": oms.get("consistency_check")

@@ -94,6 +94,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             "skip_rule": rule,
             "incremental": rule == "engine",
             "modified_after": settings.get("migrate_since"),
+            "bandwidth_windows": settings.get("bandwidth_windows"),
         }
     )
 

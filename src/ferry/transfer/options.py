@@ -45,6 +45,9 @@ class TransferOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     bwlimit: int | None = None
     """Bytes per second for the whole transfer; ``None`` for no limit."""
+    bandwidth_windows: tuple[tuple[int, int, int], ...] = ()
+    """Daily windows (start and end minute of the UTC day, bytes per second) whose limit replaces
+    ``bwlimit`` while they last (see :mod:`ferry.transfer.ratelimit`)."""
     dry_run: bool = False
     incremental: bool = False
     """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
@@ -136,6 +139,7 @@ def resolve_options(
     stream_copy: bool = False,
     retries: int | None = None,
     bwlimit: str | int | None = None,
+    bandwidth_windows: tuple[tuple[int, int, int], ...] = (),
     dry_run: bool = False,
     incremental: bool = False,
 ) -> TransferOptions:
@@ -182,6 +186,7 @@ def resolve_options(
         stream_copy=stream_copy,
         retry=RetryPolicy(attempts=attempts + 1),
         bwlimit=limit,
+        bandwidth_windows=tuple(bandwidth_windows),
         dry_run=dry_run,
         incremental=incremental,
     )

@@ -117,6 +117,11 @@ def test_the_sdk_creates_lists_shows_and_deletes_a_group(oms, rgw, s3, bucket, o
     objects = {f"docs/{n:02}.txt": 300 + n for n in range(12)}
     objects["docs/big.bin"] = 6 * MiB + 5
     source = put_objects(s3, bucket, objects)
+    s3.put_object(
+        Bucket=bucket, Key="docs/photo.png", Body=b"png", ContentType="image/png", Metadata={"a": "1"}
+    )
+    objects["docs/photo.png"] = 3
+    source["docs/photo.png"] = digests(s3, bucket, "docs/photo.png")[""]
 
     body = m.CreateTaskGroupReq(
         src_node=src_node(rgw, bucket, object_key=[""]),
@@ -134,7 +139,7 @@ def test_the_sdk_creates_lists_shows_and_deletes_a_group(oms, rgw, s3, bucket, o
     group = wait(client, group_id)
 
     assert group.status == 6, group
-    assert (group.total_num, group.success_num, group.fail_num, group.skip_num) == (13, 13, 0, 0)
+    assert (group.total_num, group.success_num, group.fail_num, group.skip_num) == (14, 14, 0, 0)
     assert group.complete_size == group.total_size == sum(objects.values())
     assert (group.total_task_num, group.complete_task_num, group.failed_task_num) == (1, 1, 0)
     assert group.start_time > 1_700_000_000_000  # epoch milliseconds
@@ -143,6 +148,8 @@ def test_the_sdk_creates_lists_shows_and_deletes_a_group(oms, rgw, s3, bucket, o
     assert group.object_overwrite_mode == "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE"
     assert unset(group) == []
     assert digests(rgw.client(second=True), other_bucket, "in/") == source
+    head = rgw.client(second=True).head_object(Bucket=other_bucket, Key="in/docs/photo.png")
+    assert (head["ContentType"], head["Metadata"]) == ("image/png", {"a": "1"})  # metadata migrated
 
     listed = client.list_task_group(m.ListTaskGroupRequest(status=6, limit=100))
     assert group_id in [g.group_id for g in listed.taskgroups]
@@ -152,7 +159,7 @@ def test_the_sdk_creates_lists_shows_and_deletes_a_group(oms, rgw, s3, bucket, o
     tasks = client.list_tasks(m.ListTasksRequest(group_id=group_id, limit=10))
     assert tasks.count == 1
     task = tasks.tasks[0]
-    assert isinstance(task.id, int) and task.status == 5 and task.successful_num == 13
+    assert isinstance(task.id, int) and task.status == 5 and task.successful_num == 14
     assert unset(task) == []
     shown = client.show_task(m.ShowTaskRequest(task_id=str(task.id)))
     assert (shown.id, shown.group_id, shown.failed_num) == (task.id, group_id, 0)
@@ -165,7 +172,9 @@ def test_the_sdk_creates_lists_shows_and_deletes_a_group(oms, rgw, s3, bucket, o
 
 def test_a_wrong_source_key_fails_and_retry_with_the_right_keys_completes(oms, rgw, s3, bucket, other_bucket):
     _service, client = oms
-    source = put_objects(s3, bucket, {f"r/{n:02}": 700 + n for n in range(8)})
+    source = put_objects(s3, bucket, {f"r/{n:02}": 700 + n for n in range(7)})
+    s3.put_object(Bucket=bucket, Key="r/page.html", Body=b"<p>", ContentType="text/html", Metadata={"b": "2"})
+    source["r/page.html"] = digests(s3, bucket, "r/page.html")[""]
     body = m.CreateTaskGroupReq(
         src_node=src_node(rgw, bucket, sk="not-the-secret", object_key=["r/"]),
         dst_node=dst_node(rgw, other_bucket),
@@ -186,6 +195,8 @@ def test_a_wrong_source_key_fails_and_retry_with_the_right_keys_completes(oms, r
     group = wait(client, group_id, until=(5, 6))
     assert (group.status, group.success_num, group.error_reason) == (6, 8, None), group
     assert digests(rgw.client(second=True), other_bucket) == source
+    head = rgw.client(second=True).head_object(Bucket=other_bucket, Key="r/page.html")
+    assert (head["ContentType"], head["Metadata"]) == ("text/html", {})  # by default only Content-Type
 
     with pytest.raises(ClientRequestException) as refused:  # completed: nothing to retry
         client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=retry))

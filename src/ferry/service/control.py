@@ -310,6 +310,7 @@ def group_settings(body: GroupCreate) -> dict[str, Any]:
         "storage_class": STORAGE_POLICIES.get(body.dst_storage_policy or ""),
         "payer": "requester" if body.enable_requester_pays else None,
         "bandwidth_windows": bandwidth_windows(body.bandwidth_policy),
+        "metadata_migration": body.enable_metadata_migration,
         "transfer": body.transfer.model_dump(),
         "oms": {
             "enable_metadata_migration": body.enable_metadata_migration,

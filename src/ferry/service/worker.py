@@ -95,6 +95,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             "incremental": rule == "engine",
             "modified_after": settings.get("migrate_since"),
             "bandwidth_windows": settings.get("bandwidth_windows"),
+            "no_user_metadata": settings.get("metadata_migration") is False,
         }
     )
 

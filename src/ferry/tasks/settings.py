@@ -54,6 +54,8 @@ class TaskSettings:
     verify_length: bool = False
     verify_md5: bool = False
     metadata: Mapping[str, str] = field(default_factory=dict)
+    no_user_metadata: bool = False
+    """Copies leave the source's user metadata behind (its Content-Type still goes)."""
     acl: str | None = None
     storage_class: str | None = None
     crr: bool = False
@@ -103,6 +105,7 @@ class TaskSettings:
             "retries": self.retries,
             "bwlimit": self.bwlimit,
             "bandwidth_windows": self.bandwidth_windows,
+            "copy_user_metadata": not self.no_user_metadata,
             "incremental": self.incremental,
         }
 

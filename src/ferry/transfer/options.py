@@ -48,6 +48,9 @@ class TransferOptions:
     bandwidth_windows: tuple[tuple[int, int, int], ...] = ()
     """Daily windows (start and end minute of the UTC day, bytes per second) whose limit replaces
     ``bwlimit`` while they last (see :mod:`ferry.transfer.ratelimit`)."""
+    copy_user_metadata: bool = True
+    """A copy between stores carries the source's user metadata (else only its Content-Type: OMS's
+    ``enable_metadata_migration`` false)."""
     dry_run: bool = False
     incremental: bool = False
     """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
@@ -140,6 +143,7 @@ def resolve_options(
     retries: int | None = None,
     bwlimit: str | int | None = None,
     bandwidth_windows: tuple[tuple[int, int, int], ...] = (),
+    copy_user_metadata: bool = True,
     dry_run: bool = False,
     incremental: bool = False,
 ) -> TransferOptions:
@@ -187,6 +191,7 @@ def resolve_options(
         retry=RetryPolicy(attempts=attempts + 1),
         bwlimit=limit,
         bandwidth_windows=tuple(bandwidth_windows),
+        copy_user_metadata=copy_user_metadata,
         dry_run=dry_run,
         incremental=incremental,
     )

@@ -269,3 +269,60 @@ def test_the_migration_numbers_the_tasks_of_an_older_database(tmp_path):
         numbers = dict(connection.execute(sa.text("SELECT id, number FROM tasks")).all())
     assert numbers == {"t-early": 1, "t-late": 2}
     database.dispose()
+
+
+def test_groups_created_at_once_get_distinct_task_numbers(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from ferry.service.control import _store_group
+    from ferry.service.db import Task, TaskGroup
+
+    database = open_database(None, tmp_path / "svc")
+
+    def one(n: int) -> None:
+        group = TaskGroup(
+            id=f"g{n}", project_id="p", status="waiting", description="", task_type="PREFIX",
+            src_node={}, dst_node={}, settings={}, retry_count=0, created_at=1.0, updated_at=1.0,
+        )  # fmt: skip
+        tasks = [
+            Task(
+                id=f"g{n}-t{k}",
+                group_id=f"g{n}",
+                project_id="p",
+                position=k,
+                name="x",
+                source={},
+                status="waiting",
+                run_mode="continue",
+                speed=0.0,
+                runs=0,
+                created_at=1.0,
+                updated_at=1.0,
+                **dict.fromkeys(
+                    (
+                        "total_num",
+                        "success_num",
+                        "fail_num",
+                        "skip_num",
+                        "total_size",
+                        "success_size",
+                        "fail_size",
+                        "skip_size",
+                        "transferred_size",
+                        "run_transferred_size",
+                    ),
+                    0,
+                ),
+            )
+            for k in range(3)
+        ]
+        _store_group(database, group, tasks)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(one, range(12)))
+    with database.engine.connect() as connection:
+        numbers = sorted(connection.execute(sa.text("SELECT number FROM tasks")).scalars())
+    assert numbers == list(range(1, 37))
+    database.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, make_transient
 
 from ferry.errors import FerryError, UsageError
@@ -425,7 +425,7 @@ def _store_group(database: Database, group: TaskGroup, tasks: list[Task]) -> Non
                 session.flush()
                 session.add_all(tasks)
             return
-        except IntegrityError:
+        except (IntegrityError, OperationalError):  # SQLite: a snapshot older than the other's commit
             if attempt == 7:
                 raise
             make_transient(group)

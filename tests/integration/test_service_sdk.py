@@ -331,3 +331,27 @@ def test_a_retry_credential_that_does_not_fit_the_source_is_refused_by_name(oms,
         client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=kms))
     assert refused.value.error_code == "FERRY.0021" and "src_kms_key_id" in refused.value.error_msg
     client.delete_task_group(m.DeleteTaskGroupRequest(group_id=group_id))
+
+
+def test_a_list_group_reads_its_keys_from_a_list_file(oms, rgw, s3, bucket, other_bucket):
+    _service, client = oms
+    source = put_objects(s3, bucket, {f"l/{n:02}": 100 + n for n in range(6)})
+    listed = ["l/01", "l/03", "l/05"]
+    rgw.client(second=True).put_object(Bucket=other_bucket, Key="lists/keys.txt", Body="\n".join(listed))
+    list_file = m.ListFile(list_file_key="lists/keys.txt", obs_bucket=other_bucket)
+    body = m.CreateTaskGroupReq(
+        src_node=src_node(rgw, bucket, list_file=list_file),
+        dst_node=dst_node(rgw, other_bucket, save_prefix="copied/"),
+        task_type="LIST",
+    )
+    group = wait(client, create(client, body))
+    assert (group.status, group.success_num) == (6, 3), group
+    assert group.src_node.list_file.list_file_key == "lists/keys.txt"
+    moved = digests(rgw.client(second=True), other_bucket, "copied/")
+    assert moved == {key: source[key] for key in listed}
+
+    missing = m.ListFile(list_file_key="lists/none.txt", obs_bucket=other_bucket)
+    body.src_node = src_node(rgw, bucket, list_file=missing)
+    with pytest.raises(ClientRequestException) as refused:
+        create(client, body)
+    assert refused.value.status_code == 400 and "lists/none.txt" in refused.value.error_msg

@@ -43,6 +43,7 @@ from ferry.service.schemas import (
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
+from ferry.storage.s3 import ClientSettings
 from ferry.tasks.journal import remove_task
 from ferry.transfer.ratelimit import overlapping
 
@@ -225,8 +226,6 @@ def unsupported_fields(body: GroupCreate) -> list[str]:
             named.append(f"{side}.crypto_type")
         if node.kms_key_id:
             named.append(f"{side}.kms_key_id")
-    if body.src_node.list_file is not None:
-        named.append("src_node.list_file (give the keys in object_key)")
     if body.enable_restore:
         named.append("enable_restore")
     if body.enable_kms:
@@ -329,7 +328,13 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
     if body.task_type != "PREFIX" and "" in body.src_node.object_key:
         raise bad_request("src_node.object_key: an object key cannot be empty")
     src = _node_record(
-        service, body.src_node, {"object_key": list(body.src_node.object_key), "app_id": body.src_node.app_id}
+        service,
+        body.src_node,
+        {
+            "object_key": list(body.src_node.object_key),
+            "app_id": body.src_node.app_id,
+            "list_file": body.src_node.list_file.model_dump() if body.src_node.list_file else None,
+        },
     )
     dst = _node_record(service, body.dst_node, {"save_prefix": body.dst_node.save_prefix})
     for side, node in (("src", src), ("dst", dst)):
@@ -350,9 +355,16 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
             )
         _check_secrets(node, held, f"{side}_node")
     settings = group_settings(body)
+    object_key, url_list = list(body.src_node.object_key), list(body.src_node.url_list)
+    if body.src_node.list_file is not None:
+        lines = read_list_file(service, body, dst, secrets.destination)
+        if body.task_type == "URL_LIST":
+            url_list = lines
+        else:
+            object_key = [line for line in lines if line.strip()]
     try:
         task_settings(settings, Path("checkpoint")).transfer_options(service.settings.defaults)
-        units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
+        units = split_group(body.task_type, object_key, url_list=url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
     group_id = str(uuid.uuid4())
@@ -431,6 +443,37 @@ def _store_group(database: Database, group: TaskGroup, tasks: list[Task]) -> Non
             make_transient(group)
             for task in tasks:
                 make_transient(task)
+
+
+MAX_LIST_FILE = 100 * 1024 * 1024
+
+
+def read_list_file(
+    service: Service, body: GroupCreate, dst: dict[str, Any], secrets: NodeSecrets
+) -> list[str]:
+    """The lines of OMS's list file: an object of a bucket on the destination's cloud (read with the
+    destination's keys) holding object keys (LIST) or ``URL<TAB>key`` lines (URL_LIST), up to 100 MB."""
+    list_file = body.src_node.list_file
+    assert list_file is not None
+    if body.task_type == "PREFIX":
+        raise bad_request("src_node.list_file: a list file is for LIST and URL_LIST groups")
+    if body.src_node.object_key or body.src_node.url_list:
+        raise bad_request("src_node.list_file: give the list file or object_key / url_list, not both")
+    defaults = service.settings.defaults
+    client = ClientSettings(connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout)
+    where = f"src_node.list_file {list_file.obs_bucket}/{list_file.list_file_key}"
+    try:
+        store = nodes.open_store({**dst, "bucket": list_file.obs_bucket}, secrets, client, "list_file")
+        info = store.stat(list_file.list_file_key)
+        if info.size > MAX_LIST_FILE:
+            raise bad_request(f"{where}: a list file is at most 100 MB")
+        data = store.read_range(list_file.list_file_key, 0, info.size) if info.size else b""
+    except FerryError as exc:
+        raise bad_request(f"{where}: cannot be read: {exc.message}") from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise bad_request(f"{where}: not UTF-8 text") from None
 
 
 def stop_group(service: Service, project_id: str, group_id: str) -> None:

@@ -69,7 +69,11 @@ class SrcNodeIn(NodeIn):
         description='PREFIX: key prefixes (none, or [""]: the whole bucket); LIST: the object keys',
     )
     app_id: str | None = Field(default=None, max_length=100, description="Tencent's APPID (kept, unused)")
-    list_file: ListFileIn | None = Field(default=None, description="not supported yet: give object_key")
+    list_file: ListFileIn | None = Field(
+        default=None,
+        description="LIST / URL_LIST: an object of a bucket on the destination's cloud (read with its keys) "
+        "holding the object keys, or the URL list's lines",
+    )
     url_list: list[UrlLine] = Field(
         default_factory=list,
         max_length=100_000,

@@ -21,6 +21,7 @@ from ferry.service.schemas import (
     FailedObjectRecord,
     FailedPage,
     GroupOut,
+    ListFileOut,
     SrcNodeOut,
     TaskOut,
 )
@@ -111,6 +112,7 @@ def _src_out(node: dict[str, Any], object_key: list[str]) -> SrcNodeOut:
         bucket=node.get("bucket") or "",
         app_id=node.get("app_id"),
         object_key=object_key,
+        list_file=ListFileOut(**node["list_file"]) if node.get("list_file") else None,
         endpoint=node.get("endpoint"),
         addressing_style=node.get("addressing_style"),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 from tests.support.servers import start_server
@@ -213,3 +214,24 @@ def sha256_object(client, bucket: str, key: str) -> str:
 
 def uploads_left(client, bucket: str) -> list[str]:
     return [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    try:
+        return start_server("postgres.sh")["FERRY_PG_URL"]
+    except RuntimeError as exc:
+        pytest.fail(f"could not start PostgreSQL: {exc}")
+
+
+@pytest.fixture
+def pg_database(postgres_url):
+    """A fresh database of the test cluster, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,7 +1,7 @@
 """Access keys for signed requests; tasks get an integer number (their id on the API, as OMS's).
 
 Revision ID: 0002_h12
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_h12"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

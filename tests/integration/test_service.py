@@ -102,10 +102,10 @@ def test_group_migrates_between_accounts(database, request, seen, rgw, s3, bucke
     )
     group = api.wait(group_id)
 
-    assert group["status"] == "succeeded" and group["status_code"] == 6, group
-    assert group["task_count"] == 2
+    assert group["status_name"] == "succeeded" and group["status"] == 6, group
+    assert group["total_task_num"] == 2
     assert (group["total_num"], group["success_num"], group["fail_num"]) == (202, 202, 0)
-    assert group["total_size"] == group["success_size"] == sum(objects.values())
+    assert group["total_size"] == group["complete_size"] == sum(objects.values())
     assert group["transferred_size"] == sum(objects.values())
     assert group["progress"] == 1.0
     assert "ak" not in group["src_node"] and "sk" not in group["dst_node"]
@@ -114,9 +114,9 @@ def test_group_migrates_between_accounts(database, request, seen, rgw, s3, bucke
     tasks = api.get("/tasks", params={"group_id": group_id, "limit": 100}).json()
     assert tasks["count"] == 2
     assert sorted(t["name"] for t in tasks["tasks"]) == ["a/", "b/"]
-    assert all(t["status"] == "succeeded" and t["status_code"] == 5 for t in tasks["tasks"])
-    listed = api.get("/taskgroups", params={"status": "succeeded", "limit": 100}).json()
-    assert group_id in [g["id"] for g in listed["taskgroups"]]
+    assert all(t["status_name"] == "succeeded" and t["status"] == 5 for t in tasks["tasks"])
+    listed = api.get("/taskgroups", params={"status": 6, "limit": 100}).json()
+    assert group_id in [g["group_id"] for g in listed["taskgroups"]]
     assert listed["count"] == len(listed["taskgroups"])
     assert api.failed(group_id) == {"count": 0, "objects": []}
     assert_no_secrets(service, seen, secrets_of(rgw))
@@ -138,8 +138,8 @@ def test_wrong_destination_secret_fails_then_retry_with_the_right_keys(
 
     group_id = create(api, node(rgw, bucket), dst, transfer=SMALL)
     group = api.wait(group_id)
-    assert group["status"] == "failed" and group["status_code"] == 5
-    assert "credentials were refused" in group["error_reason"], group
+    assert group["status_name"] == "failed" and group["status"] == 5
+    assert "credentials were refused" in group["error_reason"]["error_msg"], group
     assert group["success_num"] == 0
 
     retried = api.put(
@@ -148,7 +148,7 @@ def test_wrong_destination_secret_fails_then_retry_with_the_right_keys(
     )
     assert retried.status_code == 200 and retried.content == b""
     group = api.wait(group_id)
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert group["retry_count"] == 1 and group["error_reason"] is None
     assert digests(rgw.client(second=True), other_bucket) == source
     assert_error(api.put(f"/taskgroups/{group_id}/retry", json={}), 400, "OMS.1039")  # not failed any more
@@ -181,9 +181,9 @@ def test_failed_objects_listed_then_retried_only_failed_or_all_checked(
         dst = node(rgw, other_bucket, second=True, endpoint=proxy.url, save_prefix="one")
         group_id = create(api, node(rgw, bucket, object_key=["f/"]), dst, transfer=SMALL)
         group = api.wait(group_id)
-        assert group["status"] == "failed", group
+        assert group["status_name"] == "failed", group
         assert (group["success_num"], group["fail_num"]) == (27, 3)
-        assert group["error_reason"].startswith("3 of 30 objects failed")
+        assert group["error_reason"]["error_msg"].startswith("3 of 30 objects failed")
         failed = api.failed(group_id)
         assert failed["count"] == 3
         assert [(o["key"], o["size"]) for o in failed["objects"]] == [
@@ -201,27 +201,30 @@ def test_failed_objects_listed_then_retried_only_failed_or_all_checked(
             api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": True}).status_code == 200
         )
         group = api.wait(group_id)
-        assert group["status"] == "succeeded", group
+        assert group["status_name"] == "succeeded", group
         assert keys_in(proxy.requests, "PUT", names) == set(refused)
         assert keys_in(proxy.requests, "HEAD", names) <= set(refused)  # nothing else was looked at
         assert group["run_transferred_size"] == sum(1000 + names.index(k) for k in refused)
         assert digests(other, other_bucket, "one/") == source
 
-        # migrate_failed_object=false: every object is checked again; the migrated ones are skipped.
+        # migrate_failed_object null (or false, or absent): the source is listed again and every object
+        # checked again; the migrated ones are skipped, those added since the first run migrated.
         refuse(proxy, refused)
         dst = node(rgw, other_bucket, second=True, endpoint=proxy.url, save_prefix="two")
         group_id = create(api, node(rgw, bucket, object_key=["f/"]), dst, transfer=SMALL)
-        assert api.wait(group_id)["status"] == "failed"
+        assert api.wait(group_id)["status_name"] == "failed"
+        added = ["f/new-1", "f/new-2"]
+        source.update(put_objects(s3, bucket, dict.fromkeys(added, 321)))
         proxy.clear_rules()
         proxy.reset_stats()
         assert (
-            api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": False}).status_code == 200
+            api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": None}).status_code == 200
         )
         group = api.wait(group_id)
-        assert group["status"] == "succeeded", group
-        assert (group["success_num"], group["skip_num"], group["fail_num"]) == (3, 27, 0)
+        assert group["status_name"] == "succeeded", group
+        assert (group["success_num"], group["skip_num"], group["fail_num"]) == (5, 27, 0)
         assert keys_in(proxy.requests, "HEAD", names) == set(names)  # every object checked again
-        assert keys_in(proxy.requests, "PUT", names) == set(refused)  # only the missing ones moved
+        assert keys_in(proxy.requests, "PUT", names + added) == {*refused, *added}  # only the missing ones
         assert digests(other, other_bucket, "two/") == source
     assert_no_secrets(service, seen, secrets_of(rgw))
 
@@ -253,8 +256,8 @@ def wait_for_bytes(api: Api, group_id: str, at_least: int, timeout: float = 20) 
     deadline = time.monotonic() + timeout
     while True:
         group = api.group(group_id)
-        if group["transferred_size"] >= at_least or group["status"] not in ("waiting", "executing"):
-            assert group["status"] == "executing", group
+        if group["transferred_size"] >= at_least or group["status_name"] not in ("waiting", "executing"):
+            assert group["status_name"] == "executing", group
             return group
         assert time.monotonic() < deadline, group
         time.sleep(0.1)
@@ -272,15 +275,15 @@ def test_restart_fails_running_groups_then_retry_resumes(services, seen, rgw, s3
     service.start()
     api = api_for(service, seen, token=api.http.headers["X-Auth-Token"])
     group = api.group(group_id)
-    assert group["status"] == "failed", group
-    assert group["error_reason"] == "credentials not available after restart"
+    assert group["status_name"] == "failed", group
+    assert group["error_reason"]["error_msg"] == "credentials not available after restart"
     body = assert_error(api.put(f"/taskgroups/{group_id}/retry", json={}), 400, "FERRY.0020")
     assert "src_ak" in body["error_msg"] and "dst_sk" in body["error_msg"]
 
     credentials = retry_keys(rgw, migrate_failed_object=True)
     assert api.put(f"/taskgroups/{group_id}/retry", json=credentials).status_code == 200
     group = api.wait(group_id)
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert group["run_transferred_size"] <= total - 5 * MiB  # the parts done before the kill stayed done
     assert digests(rgw.client(second=True), other_bucket) == source
     assert_no_secrets(service, seen, secrets_of(rgw))
@@ -297,24 +300,24 @@ def test_stop_start_and_delete(shared, seen, rgw, s3, bucket, other_bucket):
     asked = time.monotonic()
     assert api.put(f"/taskgroups/{group_id}/stop").status_code == 200
     group = api.wait(group_id, timeout=15)
-    assert group["status"] == "stopped" and group["status_code"] == 3, group
+    assert group["status_name"] == "stopped" and group["status"] == 3, group
     assert time.monotonic() - asked < 5  # transfers end promptly
-    assert group["success_size"] < total
+    assert group["complete_size"] < total
     assert_error(api.put(f"/taskgroups/{group_id}/stop"), 400, "OMS.1038")
     assert_error(api.put(f"/taskgroups/{group_id}/retry", json={}), 400, "OMS.1039")  # stopped, not failed
 
     assert api.post(f"/taskgroups/{group_id}/start").status_code == 200  # the keys are still held
     group = api.wait(group_id)
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert group["transferred_size"] <= total + 5 * MiB  # at most the part in flight went twice
     assert digests(rgw.client(second=True), other_bucket) == source
 
     [task] = api.get("/tasks", params={"group_id": group_id}).json()["tasks"]
-    assert journal_rows(shared, task["id"]) > 0 and task["runs"] == 2
+    assert journal_rows(shared, task["journal_id"]) > 0 and task["runs"] == 2
     assert api.delete(f"/taskgroups/{group_id}").status_code == 200
     assert_error(api.get(f"/taskgroups/{group_id}"), 400, "OMS.1009")
     assert_error(api.get(f"/tasks/{task['id']}"), 400, "OMS.1009")
-    assert journal_rows(shared, task["id"]) == 0  # the journal went with the group
+    assert journal_rows(shared, task["journal_id"]) == 0  # the journal went with the group
     assert_no_secrets(shared, seen, secrets_of(rgw))
 
 
@@ -361,7 +364,7 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     assert_error(own.get(f"/taskgroups/{group_id}"), 400, "OMS.1009")  # not in this project
     assert own.get("/taskgroups").json() == {"count": 0, "taskgroups": []}
 
-    assert api.wait(group_id)["status"] == "succeeded"
+    assert api.wait(group_id)["status_name"] == "succeeded"
     for field, limit in RETRY_LIMITS.items():
         long_value = "k" * (limit + 1)
         body = assert_error(api.put(retry, json={field: long_value}), 400, "OMS.0064")
@@ -387,13 +390,13 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     assert_error(api.get("/nowhere"), 404, "FERRY.0404")
     assert_error(api.request("PATCH", f"/taskgroups/{group_id}"), 405, "FERRY.0405")
 
-    qiniu = {"cloud_type": "Qiniu", "bucket": "c", "connection_string": "secret-connection-string"}
+    qiniu = {"cloud_type": "Wasabi", "bucket": "c", "connection_string": "secret-connection-string"}
     body = assert_error(
         api.post("/taskgroups", json={"src_node": qiniu, "dst_node": node(rgw, other_bucket)}),
         400,
         "FERRY.0021",
     )
-    assert "Qiniu" in body["error_msg"] and "secret-connection-string" not in body["error_msg"]
+    assert "Wasabi" in body["error_msg"] and "secret-connection-string" not in body["error_msg"]
     missing_sk = {**node(rgw, bucket), "sk": None}
     body = assert_error(
         api.post("/taskgroups", json={"src_node": missing_sk, "dst_node": node(rgw, other_bucket)}),
@@ -421,7 +424,7 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     assert_error(intruder.get(f"/tasks/{task['id']}"), 403, "FERRY.0013")
     assert_error(own.get(f"/tasks/{task['id']}"), 400, "OMS.1009")
     assert api.delete(f"/tasks/{task['id']}").status_code == 200
-    assert api.group(group_id)["task_count"] == 0
+    assert api.group(group_id)["total_task_num"] == 0
 
     spec = httpx.get(f"{shared.url}/openapi.json", trust_env=False).json()
     assert "/v2/{project_id}/taskgroups/{group_id}/retry" in spec["paths"]
@@ -464,44 +467,48 @@ def test_group_commands_against_the_service(tmp_path, shared, seen, rgw, s3, buc
     assert created.returncode == 8, created.stderr  # a LIST group; one object missing: failed
     assert created.stderr.count("\n") == 1 and "failed" in created.stderr
     group = json.loads(created.stdout)
-    assert (group["task_type"], group["status"], group["success_num"], group["fail_num"]) == (
+    assert (group["task_type"], group["status_name"], group["success_num"], group["fail_num"]) == (
         "LIST",
         "failed",
         12,
         1,
     )
 
-    shown = ferry("group", "show", group["id"], "--json")
+    shown = ferry("group", "show", group["group_id"], "--json")
     assert shown.returncode == 0, shown.stderr
     [missing] = json.loads(shown.stdout)["failed_objects"]
     assert missing["key"] == "c/late.txt" and missing["reason"].endswith("/c/late.txt: no such object")
-    human = ferry("group", "show", group["id"])
+    human = ferry("group", "show", group["group_id"])
     assert human.returncode == 0 and "Status:            failed (5)" in human.stdout
     assert "c/late.txt (0 bytes): src://" in human.stdout
 
-    refused = ferry("group", "start", group["id"])  # failed, not stopped: it is retried instead
+    refused = ferry("group", "start", group["group_id"])  # failed, not stopped: it is retried instead
     assert refused.returncode == 3 and refused.stdout == ""
     assert (
         refused.stderr.count("\n") == 1 and "OMS.1039" in refused.stderr and "Traceback" not in refused.stderr
     )
 
     source.update(put_objects(s3, bucket, {"c/late.txt": 77}))
-    retried = ferry("group", "retry", group["id"], "--failed-only", "--wait", "--json")
+    retried = ferry("group", "retry", group["group_id"], "--failed-only", "--wait", "--json")
     assert retried.returncode == 0, retried.stderr
     group = json.loads(retried.stdout)
-    assert (group["status"], group["success_num"], group["run_transferred_size"]) == ("succeeded", 13, 77)
+    assert (group["status_name"], group["success_num"], group["run_transferred_size"]) == (
+        "succeeded",
+        13,
+        77,
+    )
     assert digests(rgw.client(second=True), other_bucket, "cli/") == source
 
     listed = ferry("group", "list", "--json")
     assert listed.returncode == 0
-    assert [g["id"] for g in json.loads(listed.stdout)["taskgroups"]] == [group["id"]]
+    assert [g["group_id"] for g in json.loads(listed.stdout)["taskgroups"]] == [group["group_id"]]
     wrong = ferry("group", "list", FERRY_TOKEN="wrong")
     assert wrong.returncode == 5 and "FERRY.0012" in wrong.stderr and wrong.stderr.count("\n") == 1
     down = ferry("group", "list", FERRY_SERVER=f"http://127.0.0.1:{free_port()}")
     assert down.returncode != 0 and "cannot reach the ferry service" in down.stderr
     assert down.stderr.count("\n") == 1
 
-    removed = ferry("group", "rm", group["id"])
+    removed = ferry("group", "rm", group["group_id"])
     assert removed.returncode == 0, removed.stderr
-    assert ferry("group", "show", group["id"]).returncode == 2  # gone: OMS.1009
+    assert ferry("group", "show", group["group_id"]).returncode == 2  # gone: OMS.1009
     assert_no_secrets(shared, seen, secrets_of(rgw))

@@ -130,7 +130,7 @@ def test_an_azure_group_to_rgw_arrives_byte_identical(service, seen, rgw, azurit
     group_id = create(api, src, dst, transfer={**SMALL, "jobs": 6})
     group = api.wait(group_id)
 
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert (group["success_num"], group["fail_num"], group["total_num"]) == (31, 0, 31)
     assert group["src_node"]["cloud_type"] == "Azure" and group["src_node"]["endpoint"] == azurite.endpoint
     assert "connection_string" not in group["src_node"]
@@ -169,18 +169,20 @@ def test_a_wrong_connection_string_fails_and_a_retry_with_the_right_one_complete
     )  # fmt: skip
     assert created.returncode == 8, created.stderr
     group = json.loads(created.stdout)
-    assert group["status"] == "failed", group
-    assert "credentials were refused" in group["error_reason"], group
+    assert group["status_name"] == "failed", group
+    assert "credentials were refused" in group["error_reason"]["error_msg"], group
     assert created.stderr.count("\n") == 1 and "credentials were refused" in created.stderr
 
-    refused = ferry("group", "retry", group["id"], FERRY_SRC_CONNECTION_STRING="AccountName=x;Key")
+    refused = ferry("group", "retry", group["group_id"], FERRY_SRC_CONNECTION_STRING="AccountName=x;Key")
     assert refused.returncode == 3 and refused.stderr.count("\n") == 1
     assert "connection_string: the Azure connection string is malformed" in refused.stderr
 
-    retried = ferry("group", "retry", group["id"], "--wait", "--json", FERRY_SRC_CONNECTION_STRING=right)
+    retried = ferry(
+        "group", "retry", group["group_id"], "--wait", "--json", FERRY_SRC_CONNECTION_STRING=right
+    )
     assert retried.returncode == 0, retried.stderr
     group = json.loads(retried.stdout)
-    assert (group["status"], group["success_num"], group["retry_count"]) == ("succeeded", 12, 1)
+    assert (group["status_name"], group["success_num"], group["retry_count"]) == ("succeeded", 12, 1)
     assert digests(s3, bucket, "retried/") == source
     assert_no_secrets(service, seen, [right, wrong, account_key(right), wrong_key, *secrets_of(rgw)])
 
@@ -232,7 +234,7 @@ def test_an_rgw_group_to_gcs_completes(service, seen, rgw, s3, bucket, emulator,
     )
     group = api.wait(group_id)
 
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert (group["success_num"], group["dst_node"]["cloud_type"]) == (11, "Google")
     assert gcs_keys(gcs, gbucket, "into-gcs/") == sorted(source)
     assert {k: sha256_gcs(gcs, gbucket, f"into-gcs/{k}") for k in source} == source
@@ -269,7 +271,7 @@ def test_a_url_list_group_and_the_cdn_key(service, seen, rgw, s3, bucket, nginx,
     }
     group_id = create(api, src, node(rgw, bucket, save_prefix="web"), task_type="URL_LIST", transfer=SMALL)
     group = api.wait(group_id)
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert (group["task_type"], group["src_node"]["cloud_type"], group["success_num"]) == (
         "URL_LIST",
         "URLSource",
@@ -284,7 +286,7 @@ def test_a_url_list_group_and_the_cdn_key(service, seen, rgw, s3, bucket, nginx,
     src = {"cloud_type": "URLSource", "url_list": [*signed_lines, signed_lines[0]]}  # a URL twice: once
     group_id = create(api, src, node(rgw, bucket, save_prefix="later"), task_type="URL_LIST", transfer=SMALL)
     group = api.wait(group_id)
-    assert (group["status"], group["fail_num"], group["total_num"]) == ("failed", 2, 2), group
+    assert (group["status_name"], group["fail_num"], group["total_num"]) == ("failed", 2, 2), group
     failed = api.failed(group_id)
     assert {obj["key"] for obj in failed["objects"]} == {line.split("\t")[0] for line in signed_lines}
     for obj in failed["objects"]:
@@ -293,12 +295,12 @@ def test_a_url_list_group_and_the_cdn_key(service, seen, rgw, s3, bucket, nginx,
     retry = f"/taskgroups/{group_id}/retry"
     assert api.put(retry, json={"source_cdn_authentication_key": WRONG_CDN_KEY}).status_code == 200
     group = api.wait(group_id)
-    assert (group["status"], group["fail_num"]) == ("failed", 2), group
+    assert (group["status_name"], group["fail_num"]) == ("failed", 2), group
     assert "the CDN refused the signed request" in api.failed(group_id)["objects"][0]["reason"]
 
     assert api.put(retry, json={"source_cdn_authentication_key": nginx.key}).status_code == 200
     group = api.wait(group_id)
-    assert (group["status"], group["success_num"], group["fail_num"]) == ("succeeded", 2, 0), group
+    assert (group["status_name"], group["success_num"], group["fail_num"]) == ("succeeded", 2, 0), group
     assert digests(s3, bucket, "later/") == {k: v for k, v in expected.items() if k.startswith("sig/")}
 
     assert_error(

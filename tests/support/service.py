@@ -65,7 +65,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     """Variables of the service's own environment, on top of the test's."""
     args: list[str] = field(default_factory=list)
-    """More arguments of ``ferry serve`` (``--scheduler ...``)."""
+    """More ``ferry serve`` arguments (``--scheduler ADDRESS``, ``--endpoints FILE``)."""
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -143,6 +143,18 @@ class Service:
         finally:
             database.dispose()
 
+    def access_key(self, project: str) -> tuple[str, str]:
+        """An access key and its secret, as ``ferry key create`` issues them."""
+        from ferry.service.db import open_database
+        from ferry.service.keys import Sealer, create_key
+
+        database = open_database(self.db_url, self.data_dir)
+        try:
+            issued = create_key(database, Sealer(self.data_dir), project)
+        finally:
+            database.dispose()
+        return issued.access_key, issued.secret_key
+
 
 class Api:
     """An httpx client on ``/v2/{project}`` that records every response body it receives."""
@@ -190,11 +202,13 @@ class Api:
         deadline = time.monotonic() + timeout
         while True:
             group = self.group(group_id)
-            done = group["status"] in until if until else group["status"] not in RUNNING
+            done = group["status_name"] in until if until else group["status_name"] not in RUNNING
             if done:
                 return group
             if time.monotonic() > deadline:
-                raise AssertionError(f"group {group_id} still {group['status']} after {timeout} s: {group}")
+                raise AssertionError(
+                    f"group {group_id} still {group['status_name']} after {timeout} s: {group}"
+                )
             time.sleep(0.2)
 
     def failed(self, group_id: str, **params: int) -> dict[str, Any]:
@@ -273,7 +287,7 @@ def digests(client, bucket: str, prefix: str = "") -> dict[str, str]:
 def create(api: Api, src: dict, dst: dict, **fields) -> str:
     response = api.post("/taskgroups", json={"src_node": src, "dst_node": dst, **fields})
     assert response.status_code == 200, response.text
-    return response.json()["id"]
+    return response.json()["group_id"]
 
 
 def assert_error(response, status: int, code: str) -> dict:

@@ -45,7 +45,9 @@ def node(cloud_type: str, **extra: object) -> dict[str, object]:
         (node("Ceph", endpoint="http://x"), "src", "URL_LIST", "does not take task_type URL_LIST"),
         (node("Azure", bucket=""), "src", "PREFIX", "needs a bucket"),
         (node("Azure", endpoint="ftp://x"), "src", "PREFIX", "http:// or https://"),
-        (node("Qiniu"), "src", "PREFIX", "not supported yet"),
+        (node("Wasabi"), "src", "PREFIX", "not supported yet"),
+        (node("Qiniu"), "src", "PREFIX", "no endpoint is known for cloud_type Qiniu"),
+        (node("HEC", endpoint="https://obs.example"), "dst", "PREFIX", None),
     ],
 )
 def test_what_each_cloud_type_may_be(record, side, task_type, problem):

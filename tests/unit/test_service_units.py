@@ -187,10 +187,11 @@ def test_a_starting_service_fails_only_the_tasks_of_services_that_are_gone(tmp_p
                 )
             )
         session.flush()
-        for name, driver in drivers.items():
+        for number, (name, driver) in enumerate(drivers.items(), 1):
             session.add(
                 Task(
                     id=f"t-{name}",
+                    number=number,
                     group_id=f"g-{name}",
                     project_id="p",
                     position=0,
@@ -213,4 +214,169 @@ def test_a_starting_service_fails_only_the_tasks_of_services_that_are_gone(tmp_p
         "nobody": "failed",
         "done": "success",
     }
+
+
+def oms_rule(mode: str, check: str) -> tuple[str, bool, bool, str | None, str | None]:
+    """What OMS's create fields become for a group's tasks: skip rule, MD5 and length checks, storage
+    class, payer."""
+    from ferry.service.control import group_settings
+    from ferry.service.schemas import GroupCreate
+
+    body = GroupCreate.model_validate(
+        {
+            "src_node": {"cloud_type": "Ceph", "bucket": "a"},
+            "dst_node": {"bucket": "b"},
+            "object_overwrite_mode": mode,
+            "consistency_check": check,
+            "dst_storage_policy": "IA",
+            "enable_requester_pays": True,
+        }
+    )
+    settings = task_settings(group_settings(body), Path("checkpoint"))
+    return (
+        run_rule(settings, False),
+        settings.verify_md5,
+        settings.verify_length,
+        settings.storage_class,
+        settings.payer,
+    )
+
+
+def test_oms_overwrite_modes_and_consistency_checks():
+    assert oms_rule("NO_OVERWRITE", "size_last_modified")[:3] == ("exists", False, True)
+    assert oms_rule("SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "size_last_modified")[:3] == (
+        "engine",
+        False,
+        True,
+    )
+    assert oms_rule("CRC64_COMPARISON_OVERWRITE", "no_check")[:3] == ("checksum", False, False)
+    assert oms_rule("FULL_OVERWRITE", "crc64")[:3] == ("none", True, False)
+    assert oms_rule("FULL_OVERWRITE", "crc64")[3:] == ("warm", "requester")  # OBS's name of IA
+
+
+def test_the_migration_numbers_the_tasks_of_an_older_database(tmp_path):
+    import sqlalchemy as sa
+
+    from ferry.service.migrations import upgrade
+
+    database = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(database.engine, "0001")
+    group = {
+        "project_id": "p",
+        "status": "succeeded",
+        "description": "",
+        "task_type": "PREFIX",
+        "src_node": "{}",
+        "dst_node": "{}",
+        "settings": "{}",
+        "retry_count": 0,
+        "created_at": 1.0,
+        "updated_at": 1.0,
+    }
+    counters = dict.fromkeys(
+        [
+            "total_num",
+            "success_num",
+            "fail_num",
+            "skip_num",
+            "total_size",
+            "success_size",
+            "fail_size",
+            "skip_size",
+            "transferred_size",
+            "run_transferred_size",
+            "speed",
+            "runs",
+        ],
+        0,
+    )
+    with database.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO task_groups VALUES (:id, :project_id, :status, NULL, "
+                ":description, :task_type, :src_node, :dst_node, :settings, :retry_count, "
+                ":created_at, :updated_at, NULL, NULL)"
+            ),
+            {"id": "g", **group},
+        )
+        for position, (task_id, created) in enumerate([("t-late", 5.0), ("t-early", 2.0)]):
+            values = {
+                "id": task_id,
+                "group_id": "g",
+                "project_id": "p",
+                "position": position,
+                "name": task_id,
+                "source": "{}",
+                "status": "succeeded",
+                "run_mode": "continue",
+                "created_at": created,
+                "updated_at": created,
+                **counters,
+            }
+            columns = ", ".join(values)
+            connection.execute(
+                sa.text(f"INSERT INTO tasks ({columns}) VALUES ({', '.join(':' + c for c in values)})"),
+                values,
+            )
+    database.migrate()
+    with database.engine.connect() as connection:
+        numbers = dict(connection.execute(sa.text("SELECT id, number FROM tasks")).all())
+    assert numbers == {"t-early": 1, "t-late": 2}
+    database.dispose()
+
+
+def test_groups_created_at_once_get_distinct_task_numbers(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from ferry.service.control import _store_group
+    from ferry.service.db import Task, TaskGroup
+
+    database = open_database(None, tmp_path / "svc")
+
+    def one(n: int) -> None:
+        group = TaskGroup(
+            id=f"g{n}", project_id="p", status="waiting", description="", task_type="PREFIX",
+            src_node={}, dst_node={}, settings={}, retry_count=0, created_at=1.0, updated_at=1.0,
+        )  # fmt: skip
+        tasks = [
+            Task(
+                id=f"g{n}-t{k}",
+                group_id=f"g{n}",
+                project_id="p",
+                position=k,
+                name="x",
+                source={},
+                status="waiting",
+                run_mode="continue",
+                speed=0.0,
+                runs=0,
+                created_at=1.0,
+                updated_at=1.0,
+                **dict.fromkeys(
+                    (
+                        "total_num",
+                        "success_num",
+                        "fail_num",
+                        "skip_num",
+                        "total_size",
+                        "success_size",
+                        "fail_size",
+                        "skip_size",
+                        "transferred_size",
+                        "run_transferred_size",
+                    ),
+                    0,
+                ),
+            )
+            for k in range(3)
+        ]
+        _store_group(database, group, tasks)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(one, range(12)))
+    with database.engine.connect() as connection:
+        numbers = sorted(connection.execute(sa.text("SELECT number FROM tasks")).scalars())
+    assert numbers == list(range(1, 37))
     database.dispose()

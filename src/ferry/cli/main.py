@@ -39,6 +39,7 @@ app = typer.Typer(
 
 app.add_typer(task_commands.app, name="task")
 app.add_typer(service_commands.token_app, name="token")
+app.add_typer(service_commands.key_app, name="key")
 app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)
 app.command("worker")(service_commands.worker)

@@ -1,5 +1,5 @@
-"""``ferry serve``, ``ferry token ...`` and ``ferry group ...``: run the migration service, issue its
-tokens, and drive it from the command line.
+"""``ferry serve``, ``ferry token ...``, ``ferry key ...`` and ``ferry group ...``: run the migration
+service, issue its tokens and access keys, and drive it from the command line.
 
 FastAPI, uvicorn, SQLAlchemy and httpx are imported inside the commands, so ``ferry cp`` never pays for
 them at start-up.
@@ -53,13 +53,23 @@ def serve(
             "[default: an in-process cluster]",
         ),
     ] = None,
+    endpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--endpoints",
+            help='A TOML file mapping cloud_type and region (or "*") to endpoint URLs, for private clouds '
+            "and overrides.",
+        ),
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
 
     with _database_errors(db):
-        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers, scheduler)
+        run_server(
+            host, port, (data_dir or default_data_dir()).expanduser(), db, workers, scheduler, endpoints
+        )
 
 
 def worker(
@@ -153,6 +163,91 @@ def token_rm(token_id: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
     if not found:
         raise UsageError(f"no token with id {token_id}")
     print(f"revoked token {token_id}")
+
+
+# --- access keys --------------------------------------------------------------------------------------------
+
+key_app = typer.Typer(
+    help="Access keys (AK/SK) for requests signed as Huawei Cloud's SDKs sign them.", no_args_is_help=True
+)
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    from ferry.service.server import default_data_dir
+
+    return (data_dir or default_data_dir()).expanduser()
+
+
+@key_app.command("create")
+def key_create(
+    project: Annotated[str, typer.Option("--project", help="The project the key grants.")],
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """Issue an access key and its secret key for a project: printed once as `AK SK`; the service keeps
+    the secret sealed under the data dir's seal.key."""
+    from ferry.service.keys import Sealer, create_key
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            issued = create_key(database, Sealer(_data_dir(data_dir)), project)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            database.dispose()
+    if json_output:
+        print(
+            json.dumps(
+                {"access_key": issued.access_key, "secret_key": issued.secret_key, "project_id": project}
+            )
+        )
+    else:
+        print(f"{issued.access_key} {issued.secret_key}")
+        print(
+            f"access key for project {project}: keep the secret key now, it cannot be shown again",
+            file=sys.stderr,
+        )
+
+
+@key_app.command("list")
+def key_list(
+    project: Annotated[str | None, typer.Option("--project", help="Only this project's.")] = None,
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    json_output: Json = False,
+) -> None:
+    """The access keys issued (never their secrets)."""
+    from ferry.service.keys import list_keys
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            rows = list_keys(database, project)
+        finally:
+            database.dispose()
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        print(f"{row['access_key']}  project {row['project_id']}  created {_when(row['created_at'])}")
+
+
+@key_app.command("rm")
+def key_rm(access_key: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
+    """Remove an access key: requests signed with it are refused from then on."""
+    from ferry.service.keys import remove_key
+
+    with _database_errors(db):
+        database = _tokens_db(data_dir, db)
+        try:
+            found = remove_key(database, access_key)
+        finally:
+            database.dispose()
+    if not found:
+        raise UsageError(f"no access key {access_key}")
+    print(f"removed access key {access_key}")
 
 
 @contextlib.contextmanager
@@ -333,10 +428,19 @@ def group_create(
         typer.Option("--url-list", help="A file of 'URL<TAB>destination key' lines (a URL_LIST group)."),
     ] = None,
     overwrite: Annotated[
-        str, typer.Option("--overwrite", help="always, never or if_different.")
+        str,
+        typer.Option(
+            "--overwrite",
+            help="never, if_different (size or time), checksum (MD5/ETag) or always; or OMS's "
+            "object_overwrite_mode.",
+        ),
     ] = "if_different",
     consistency_check: Annotated[
-        str, typer.Option("--consistency-check", help="size_mtime or checksum.")
+        str,
+        typer.Option(
+            "--consistency-check",
+            help="size_mtime, checksum or none; or OMS's size_last_modified, crc64, no_check.",
+        ),
     ] = "size_mtime",
     since: Annotated[
         int | None, typer.Option("--since", help="Only objects modified after (UNIX time).")
@@ -412,8 +516,8 @@ def group_create(
             "save_prefix": dst_prefix,
         },
         "task_type": task_type,
-        "overwrite": overwrite,
-        "consistency_check": consistency_check,
+        "object_overwrite_mode": _OVERWRITE.get(overwrite, overwrite),
+        "consistency_check": _CHECK.get(consistency_check, consistency_check),
         "migrate_since": since,
         "description": description,
         "transfer": {k: v for k, v in transfer.items() if v is not None},
@@ -423,14 +527,17 @@ def group_create(
         if json_output and not wait:
             print(json.dumps(created, indent=2))
         elif not json_output:
-            print(f"Task group: {created['id']} ({len(created['task_ids'])} tasks)", flush=True)
+            print(f"Task group: {created['group_id']} ({len(created['task_ids'])} tasks)", flush=True)
         if wait:
-            _wait(client, created["id"], json_output)
+            _wait(client, created["group_id"], json_output)
 
 
 @group_app.command("list")
 def group_list(
-    status: Annotated[str | None, typer.Option("--status", help="Only groups in this status.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only groups in this status: a word (failed...) or OMS's code (5...)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
     server: Server = DEFAULT_SERVER,
@@ -440,14 +547,14 @@ def group_list(
 ) -> None:
     """Task groups, newest first."""
     with _client(server, token, project) as client:
-        page = client.list_groups(limit, offset, status)
+        page = client.list_groups(limit, offset, _status_code(status))
     if json_output:
         print(json.dumps(page, indent=2))
         return
     print(f"{page['count']} task groups")
     for group in page["taskgroups"]:
         print(
-            f"{group['id']}  {group['status']:<10} {group['progress'] * 100:5.1f}%  "
+            f"{group['group_id']}  {group['status_name']:<10} {group['progress'] * 100:5.1f}%  "
             f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped "
             f"of {group['total_num']}  {group['src_node']['bucket']} --> {group['dst_node']['bucket']}"
         )
@@ -483,23 +590,23 @@ def _print_group(group: dict[str, Any]) -> None:
     from ferry.units import format_size
 
     lines = [
-        f"Task group:        {group['id']}",
-        f"Status:            {group['status']} ({group['status_code']})",
+        f"Task group:        {group['group_id']}",
+        f"Status:            {group['status_name']} ({group['status']})",
     ]
     if group.get("error_reason"):
-        lines.append(f"Reason:            {group['error_reason']}")
+        lines.append(f"Reason:            {group['error_reason']['error_msg']}")
     src, dst = group["src_node"], group["dst_node"]
     lines += [
         f"Source:            {src['cloud_type']} {src.get('endpoint') or ''} {src['bucket']}",
         f"Destination:       {dst['cloud_type']} {dst.get('endpoint') or ''} "
         f"{dst['bucket']}/{dst['save_prefix']}",
-        f"Tasks:             {group['task_count']}",
+        f"Tasks:             {group['total_task_num']}",
         f"Objects:           {group['total_num']} ({format_size(group['total_size'])}): "
         f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped",
-        f"Succeeded bytes:   {group['success_size']} ({format_size(group['success_size'])})",
+        f"Succeeded bytes:   {group['complete_size']} ({format_size(group['complete_size'])})",
         f"Transferred bytes: {group['transferred_size']} ({format_size(group['transferred_size'])}), "
         f"last run {group['run_transferred_size']}",
-        f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['speed'])}/s",
+        f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['migrate_speed'])}/s",
     ]
     chunks = group.get("chunks") or {}
     if chunks:
@@ -508,7 +615,7 @@ def _print_group(group: dict[str, Any]) -> None:
         lines.append(f"Chunks:            {counts}")
     if group.get("workers"):
         lines.append(f"Workers:           {', '.join(group['workers'])}")
-    if group.get("status") in ("waiting", "executing") and group.get("workers_connected") == 0:
+    if group.get("status_name") in ("waiting", "executing") and group.get("workers_connected") == 0:
         lines.append("Waiting for a worker: no worker is connected to the service's cluster")
     print("\n".join(lines), flush=True)
 
@@ -636,22 +743,41 @@ def group_rm(
 
 
 _RUNNING = ("waiting", "executing", "stopping")
+_OVERWRITE = {
+    "never": "NO_OVERWRITE",
+    "if_different": "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE",
+    "checksum": "CRC64_COMPARISON_OVERWRITE",
+    "always": "FULL_OVERWRITE",
+}
+_CHECK = {"size_mtime": "size_last_modified", "checksum": "crc64", "none": "no_check"}
+
+
+def _status_code(status: str | None) -> int | None:
+    """A group status given as a word or as OMS's code."""
+    from ferry.service.states import GROUP_CODES
+
+    if status is None:
+        return None
+    if status.isdigit():
+        return int(status)
+    if status not in GROUP_CODES:
+        raise UsageError(f"invalid --status {status!r}: expected one of {', '.join(GROUP_CODES)} or a code")
+    return GROUP_CODES[status]
 
 
 def _wait(client: ServiceClient, group_id: str, json_output: bool, interval: float = 0.5) -> None:
     while True:
         group = client.show_group(group_id)
-        if group["status"] not in _RUNNING:
+        if group["status_name"] not in _RUNNING:
             break
         time.sleep(interval)
     if json_output:
         print(json.dumps(group, indent=2))
     else:
         _print_group(group)
-    if group["status"] == "failed":
-        raise IncompleteError(
-            f"task group {group_id} failed: {group.get('error_reason') or 'see ferry group show'}"
-        )
+    if group["status_name"] == "failed":
+        reason = (group.get("error_reason") or {}).get("error_msg") or "see ferry group show"
+        raise IncompleteError(f"task group {group_id} failed: {reason}")
 
 
 def _when(timestamp: float) -> str:

@@ -1,4 +1,4 @@
-"""``/v2/{project_id}/taskgroups``: create, list, show, stop, start, retry, delete, failed objects."""
+"""``/v2/{project_id}/taskgroups``: create, list, show, stop, start, retry, update, delete, failed objects."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ferry.service import control, states, views
 from ferry.service.control import Service
 from ferry.service.db import Task, TaskGroup
 from ferry.service.schemas import (
+    BandwidthBody,
     Created,
     Credentials,
     FailedPage,
@@ -40,7 +41,7 @@ Svc = Annotated[Service, Depends(service_of)]
 @router.post("", response_model=Created, summary="Create a task group (it starts on its own)")
 def create(project_id: ProjectId, body: GroupCreate, service: Svc) -> Created:
     group_id, task_ids = control.create_group(service, project_id, body)
-    return Created(id=group_id, task_ids=task_ids)
+    return Created(group_id=group_id, task_ids=task_ids)
 
 
 @router.get("", response_model=GroupPage, summary="List task groups, newest first")
@@ -49,12 +50,12 @@ def list_groups(
     service: Svc,
     limit: Limit = 10,
     offset: Offset = 0,
-    status: Annotated[str | None, Query(pattern="^(" + "|".join(states.STATUSES) + ")$")] = None,
+    status: Annotated[int | None, Query(ge=0, le=9, description="OMS's group status code")] = None,
 ) -> GroupPage:
     with service.database.session() as session:
         where = [TaskGroup.project_id == project_id]
         if status is not None:
-            where.append(TaskGroup.status == status)
+            where.append(TaskGroup.status.in_(states.group_statuses(status)))
         count = session.scalar(select(func.count(TaskGroup.id)).where(*where)) or 0
         groups = list(
             session.scalars(
@@ -128,11 +129,23 @@ def delete(project_id: ProjectId, group_id: GroupId, service: Svc) -> Response:
     return Response(status_code=200)
 
 
+@router.put(
+    "/{group_id}/update",
+    responses={200: OK},
+    summary="Change the bandwidth policy (each task follows it from its next run)",
+)
+def update(project_id: ProjectId, group_id: GroupId, service: Svc, body: BandwidthBody) -> Response:
+    with service.database.session() as session:
+        control.get_group(session, project_id, group_id)
+    control.update_bandwidth(service, group_id, body)
+    return Response(status_code=200)
+
+
 @router.get("/{group_id}/failed-objects", response_model=FailedPage, summary="The group's failed objects")
 def failed(
     project_id: ProjectId, group_id: GroupId, service: Svc, limit: Limit = 100, offset: Offset = 0
 ) -> FailedPage:
     with service.database.session() as session:
         control.get_group(session, project_id, group_id)
-        task_ids = [task.id for task in control.group_tasks(session, group_id)]
-    return views.failed_objects(service.database.engine, task_ids, offset, limit)
+        tasks = [(task.id, task.number) for task in control.group_tasks(session, group_id)]
+    return views.failed_objects(service.database.engine, tasks, offset, limit)

@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ferry import __version__
-from ferry.service import api_groups, api_tasks, errors
+from ferry.service import api_groups, api_meta, api_tasks, errors
 from ferry.service.auth import TokenGate
 from ferry.service.control import Service
+from ferry.service.keys import Sealer
 
 DESCRIPTION = """\
 An OMS-style migration service over ferry's resumable transfer engine. Every call under
-`/v2/{project_id}` carries `X-Auth-Token` (issued by `ferry token create`); every error answers
+`/v2/{project_id}` carries `X-Auth-Token` (issued by `ferry token create`) or is signed with an access key
+(`SDK-HMAC-SHA256`, as Huawei Cloud's SDKs sign; keys from `ferry key create`); every error answers
 `{"error_code": "...", "error_msg": "..."}`. Credentials are held in the service's memory only.
 """
 
@@ -34,5 +36,6 @@ def create_app(service: Service) -> FastAPI:
     errors.install(app)
     app.include_router(api_groups.router)
     app.include_router(api_tasks.router)
-    app.add_middleware(TokenGate, database=service.database)
+    app.include_router(api_meta.router)
+    app.add_middleware(TokenGate, database=service.database, sealer=Sealer(service.settings.data_dir))
     return app

@@ -67,9 +67,9 @@ class ServiceClient:
         result: dict[str, Any] = self.call("POST", "/taskgroups", body=body)
         return result
 
-    def list_groups(self, limit: int, offset: int, status: str | None) -> dict[str, Any]:
+    def list_groups(self, limit: int, offset: int, status: int | None) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if status:
+        if status is not None:
             params["status"] = status
         result: dict[str, Any] = self.call("GET", "/taskgroups", params=params)
         return result

@@ -13,6 +13,9 @@ CANNOT_START = "OMS.1039"
 """400: start or retry refused: the group or task is not in a state it can be started from."""
 NO_CREDENTIALS = "FERRY.0020"
 """400: the run needs credentials the service does not hold (give them in the body)."""
+TASK_FAILED = "FERRY.0030"
+"""In a group's or task's ``error_reason``: objects failed or the task could not run; the message says
+why."""
 UNSUPPORTED = "FERRY.0021"
 """400: a cloud type or task type the service cannot migrate yet."""
 TOKEN_MISSING = "FERRY.0011"  # noqa: S105 - an error code, not a secret
@@ -20,7 +23,11 @@ TOKEN_MISSING = "FERRY.0011"  # noqa: S105 - an error code, not a secret
 TOKEN_UNKNOWN = "FERRY.0012"  # noqa: S105 - an error code, not a secret
 """401: the token is not one the service issued (or it was revoked)."""
 WRONG_PROJECT = "FERRY.0013"
-"""403: the token belongs to another project."""
+"""403: the token or access key belongs to another project."""
+SIGNATURE_INVALID = "FERRY.0014"
+"""401: a signed request whose signature, X-Sdk-Date or Authorization header does not check out."""
+KEY_UNKNOWN = "FERRY.0015"
+"""401: the access key is not one the service issued (or it was removed)."""
 NO_SUCH_PATH = "FERRY.0404"
 METHOD_NOT_ALLOWED = "FERRY.0405"
 INTERNAL = "FERRY.0500"

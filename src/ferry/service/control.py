@@ -7,16 +7,18 @@ worker claiming a task at the same moment cannot be overridden (see :meth:`Sched
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, make_transient
 
-from ferry.errors import UsageError
-from ferry.service import nodes, states
+from ferry.errors import FerryError, UsageError
+from ferry.service import nodes, states, views
 from ferry.service.db import Database, Task, TaskGroup, now
+from ferry.service.endpoints import EndpointTable
 from ferry.service.errors import (
     CANNOT_START,
     CANNOT_STOP,
@@ -27,11 +29,22 @@ from ferry.service.errors import (
     ApiError,
     bad_request,
 )
-from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody, SrcNodeIn
+from ferry.service.schemas import (
+    PLAIN,
+    BandwidthBody,
+    BandwidthWindow,
+    Credentials,
+    GroupCreate,
+    NodeIn,
+    RetryBody,
+    SrcNodeIn,
+)
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
+from ferry.storage.s3 import ClientSettings
 from ferry.tasks.journal import remove_shared_task
+from ferry.transfer.ratelimit import overlapping
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Service:
     vault: Vault
     scheduler: Scheduler
     settings: ServiceSettings
+    endpoints: EndpointTable = field(default_factory=EndpointTable)
 
 
 # --- lookups ------------------------------------------------------------------------------------------------
@@ -54,10 +68,11 @@ def get_group(session: Session, project_id: str, group_id: str) -> TaskGroup:
     return group
 
 
-def get_task(session: Session, project_id: str, task_id: str) -> Task:
-    task = session.get(Task, task_id)
+def get_task(session: Session, project_id: str, number: int) -> Task:
+    """A task by its id on the API (its number)."""
+    task = session.scalar(select(Task).where(Task.number == number))
     if task is None or task.project_id != project_id:
-        raise ApiError(400, NOT_FOUND, f"no task {task_id} in this project")
+        raise ApiError(400, NOT_FOUND, f"no task {number} in this project")
     return task
 
 
@@ -133,7 +148,21 @@ def _check_secrets(node: dict[str, Any], secrets: NodeSecrets, where: str) -> No
 
 def _usable_secrets(service: Service, group: TaskGroup, given: Credentials) -> GroupSecrets:
     """The group's secrets with those of the body applied; 400 when a side still lacks what it needs."""
+    _refuse_unsupported(unsupported_credentials(given))
     newer = body_secrets(given)
+    for side, node, secrets in (
+        ("src", group.src_node, newer.source),
+        ("dst", group.dst_node, newer.destination),
+    ):
+        backend = nodes.backend_for(str(node.get("cloud_type", "")))
+        takes = backend.takes if backend is not None else ()
+        wrong = [
+            BODY_FIELDS[side][name] for name, value in vars(secrets).items() if value and name not in takes
+        ]
+        if wrong:
+            raise bad_request(
+                f"{', '.join(wrong)}: not a credential of the {side} (cloud_type {node.get('cloud_type')})"
+            )
     for side, node, secrets in (
         ("src", group.src_node, newer.source),
         ("dst", group.dst_node, newer.destination),
@@ -168,12 +197,18 @@ def _usable_secrets(service: Service, group: TaskGroup, given: Credentials) -> G
 # --- groups -------------------------------------------------------------------------------------------------
 
 
-def _node_record(node: NodeIn, extra: dict[str, Any]) -> dict[str, Any]:
+def _node_record(service: Service, node: NodeIn, extra: dict[str, Any]) -> dict[str, Any]:
     backend = nodes.backend_for(node.cloud_type)
+    cloud_type = backend.name if backend is not None else node.cloud_type
+    endpoint = node.endpoint.rstrip("/") if node.endpoint else None
+    if endpoint is None and backend is not None and backend.needs_endpoint:
+        endpoint = service.endpoints.resolve(cloud_type, node.region)
+    if endpoint is None and cloud_type == "AWS":  # boto finds AWS's own; an operator may override it
+        endpoint = service.endpoints.override(cloud_type, node.region)
     record = {
-        "cloud_type": backend.name if backend is not None else node.cloud_type,
+        "cloud_type": cloud_type,
         "region": node.region,
-        "endpoint": node.endpoint.rstrip("/") if node.endpoint else None,
+        "endpoint": endpoint,
         "bucket": node.bucket or "",
         "addressing_style": node.addressing_style,
     }
@@ -181,9 +216,126 @@ def _node_record(node: NodeIn, extra: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[str, list[str]]:
-    src = _node_record(body.src_node, {"object_key": list(body.src_node.object_key)})
-    dst = _node_record(body.dst_node, {"save_prefix": body.dst_node.save_prefix})
+def unsupported_fields(body: GroupCreate) -> list[str]:
+    """The OMS fields of a create body given at a value ferry cannot honour (each is accepted at its
+    default): notifications, KMS, restoring archived objects, CDN sources, list files, time windows."""
+    named = []
+    for side, node in (("src_node", body.src_node), ("dst_node", body.dst_node)):
+        if node.crypto_type is not None and node.crypto_type not in PLAIN:
+            named.append(f"{side}.crypto_type")
+        if node.kms_key_id:
+            named.append(f"{side}.kms_key_id")
+    if body.enable_restore:
+        named.append("enable_restore")
+    if body.enable_kms:
+        named.append("enable_kms")
+    if body.smn_config is not None and body.smn_config.topic_urn:
+        named.append("smn_config")
+    if body.source_cdn is not None and body.source_cdn.domain:
+        named.append("source_cdn")
+    if body.dst_storage_policy == "SRC_STORAGE_MAPPING":
+        named.append("dst_storage_policy SRC_STORAGE_MAPPING")
+    return named
+
+
+STORAGE_POLICIES = {"STANDARD": "standard", "IA": "warm", "ARCHIVE": "cold", "DEEP_ARCHIVE": "deep_archive"}
+"""OMS's ``dst_storage_policy`` as ferry's storage class names (OBS's: warm, cold)."""
+
+
+def unsupported_credentials(body: Credentials) -> list[str]:
+    named = [
+        name
+        for name in ("src_crypto_type", "dst_crypto_type", "source_cdn_crypto_type")
+        if getattr(body, name) is not None and getattr(body, name) not in PLAIN
+    ]
+    named += [
+        name
+        for name in ("src_kms_key_id", "dst_kms_key_id", "source_cdn_kms_key_id", "src_security_token")
+        if getattr(body, name)
+    ]
+    if body.dst_security_token:
+        named.append("dst_security_token")
+    return named
+
+
+def _refuse_unsupported(named: list[str]) -> None:
+    if named:
+        raise ApiError(
+            400,
+            UNSUPPORTED,
+            f"not supported by this service (accepted only at the default): {', '.join(named)}",
+        )
+
+
+def bandwidth_windows(policy: list[BandwidthWindow]) -> list[list[int]]:
+    """OMS's windows as the limiter's (start minute, end minute, bytes per second); 400 when two overlap."""
+    windows = [[_minute(w.start), _minute(w.end), w.max_bandwidth] for w in policy]
+    if any(start == end for start, end, _ in windows):
+        raise bad_request("bandwidth_policy: a window must not start where it ends")
+    if overlapping(tuple((start, end, rate) for start, end, rate in windows)):
+        raise bad_request("bandwidth_policy: the windows overlap")
+    return windows
+
+
+def _minute(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def update_bandwidth(service: Service, group_id: str, body: BandwidthBody) -> None:
+    """A group's new bandwidth policy: each of its tasks follows it from its next run on."""
+    windows = bandwidth_windows(body.bandwidth_policy)
+    with service.database.session() as session:
+        group = session.get(TaskGroup, group_id)
+        assert group is not None
+        settings = dict(group.settings)
+        settings["bandwidth_windows"] = windows
+        settings["oms"] = {
+            **dict(settings.get("oms") or {}),
+            "bandwidth_policy": [w.model_dump() for w in body.bandwidth_policy],
+        }
+        group.settings = settings
+        group.updated_at = now()
+
+
+def group_settings(body: GroupCreate) -> dict[str, Any]:
+    """What a group keeps besides its nodes: the rules its tasks run by (``worker.task_settings`` reads
+    them) and the OMS fields as given (shown back by ``GET``)."""
+    return {
+        "overwrite": views.OVERWRITE_MODES[body.object_overwrite_mode],
+        "consistency_check": views.CHECKS[body.consistency_check],
+        "migrate_since": body.migrate_since,
+        "storage_class": STORAGE_POLICIES.get(body.dst_storage_policy or ""),
+        "payer": "requester" if body.enable_requester_pays else None,
+        "bandwidth_windows": bandwidth_windows(body.bandwidth_policy),
+        "metadata_migration": body.enable_metadata_migration,
+        "transfer": body.transfer.model_dump(),
+        "oms": {
+            "enable_metadata_migration": body.enable_metadata_migration,
+            "enable_failed_object_recording": body.enable_failed_object_recording,
+            "object_overwrite_mode": body.object_overwrite_mode,
+            "consistency_check": body.consistency_check,
+            "dst_storage_policy": body.dst_storage_policy,
+            "enable_requester_pays": body.enable_requester_pays,
+            "bandwidth_policy": [w.model_dump() for w in body.bandwidth_policy],
+        },
+    }
+
+
+def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[str, list[int]]:
+    _refuse_unsupported(unsupported_fields(body))
+    if body.task_type != "PREFIX" and "" in body.src_node.object_key:
+        raise bad_request("src_node.object_key: an object key cannot be empty")
+    src = _node_record(
+        service,
+        body.src_node,
+        {
+            "object_key": list(body.src_node.object_key),
+            "app_id": body.src_node.app_id,
+            "list_file": body.src_node.list_file.model_dump() if body.src_node.list_file else None,
+        },
+    )
+    dst = _node_record(service, body.dst_node, {"save_prefix": body.dst_node.save_prefix})
     for side, node in (("src", src), ("dst", dst)):
         problem = nodes.check_node(node, side, body.task_type)
         if problem is not None:
@@ -201,15 +353,17 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
                 f"cloud_type {node['cloud_type']}"
             )
         _check_secrets(node, held, f"{side}_node")
-    settings: dict[str, Any] = {
-        "overwrite": body.overwrite,
-        "consistency_check": body.consistency_check,
-        "migrate_since": body.migrate_since,
-        "transfer": body.transfer.model_dump(),
-    }
+    settings = group_settings(body)
+    object_key, url_list = list(body.src_node.object_key), list(body.src_node.url_list)
+    if body.src_node.list_file is not None:
+        lines = read_list_file(service, body, dst, secrets.destination)
+        if body.task_type == "URL_LIST":
+            url_list = lines
+        else:
+            object_key = [line for line in lines if line.strip()]
     try:
         task_settings(settings, Path("checkpoint")).transfer_options(service.settings.defaults)
-        units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
+        units = split_group(body.task_type, object_key, url_list=url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
     group_id = str(uuid.uuid4())
@@ -264,13 +418,61 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         for position, (name, source) in enumerate(units)
     ]
     service.vault.put(group_id, secrets)
-    with service.database.session() as session:
-        session.add(group)
-        session.flush()
-        session.add_all(tasks)
-    ids = [task.id for task in tasks]
-    service.scheduler.submit(ids)
-    return group_id, ids
+    _store_group(service.database, group, tasks)
+    service.scheduler.submit([task.id for task in tasks])
+    return group_id, [task.number for task in tasks]
+
+
+def _store_group(database: Database, group: TaskGroup, tasks: list[Task]) -> None:
+    """Insert a group and its tasks, numbering the tasks after the highest number in use (a create at
+    the same moment that took the same numbers makes this one try again)."""
+    for attempt in range(8):
+        try:
+            with database.session() as session:
+                first = (session.scalar(select(func.max(Task.number))) or 0) + 1
+                for offset, task in enumerate(tasks):
+                    task.number = first + offset
+                session.add(group)
+                session.flush()
+                session.add_all(tasks)
+            return
+        except (IntegrityError, OperationalError):  # SQLite: a snapshot older than the other's commit
+            if attempt == 7:
+                raise
+            make_transient(group)
+            for task in tasks:
+                make_transient(task)
+
+
+MAX_LIST_FILE = 100 * 1024 * 1024
+
+
+def read_list_file(
+    service: Service, body: GroupCreate, dst: dict[str, Any], secrets: NodeSecrets
+) -> list[str]:
+    """The lines of OMS's list file: an object of a bucket on the destination's cloud (read with the
+    destination's keys) holding object keys (LIST) or ``URL<TAB>key`` lines (URL_LIST), up to 100 MB."""
+    list_file = body.src_node.list_file
+    assert list_file is not None
+    if body.task_type == "PREFIX":
+        raise bad_request("src_node.list_file: a list file is for LIST and URL_LIST groups")
+    if body.src_node.object_key or body.src_node.url_list:
+        raise bad_request("src_node.list_file: give the list file or object_key / url_list, not both")
+    defaults = service.settings.defaults
+    client = ClientSettings(connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout)
+    where = f"src_node.list_file {list_file.obs_bucket}/{list_file.list_file_key}"
+    try:
+        store = nodes.open_store({**dst, "bucket": list_file.obs_bucket}, secrets, client, "list_file")
+        info = store.stat(list_file.list_file_key)
+        if info.size > MAX_LIST_FILE:
+            raise bad_request(f"{where}: a list file is at most 100 MB")
+        data = store.read_range(list_file.list_file_key, 0, info.size) if info.size else b""
+    except FerryError as exc:
+        raise bad_request(f"{where}: cannot be read: {exc.message}") from None
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise bad_request(f"{where}: not UTF-8 text") from None
 
 
 def stop_group(service: Service, project_id: str, group_id: str) -> None:
@@ -372,24 +574,24 @@ def delete_group(service: Service, project_id: str, group_id: str) -> None:
 # --- tasks --------------------------------------------------------------------------------------------------
 
 
-def stop_task(service: Service, project_id: str, task_id: str) -> None:
+def stop_task(service: Service, project_id: str, number: int) -> None:
     with service.database.session() as session:
-        task = get_task(session, project_id, task_id)
+        task = get_task(session, project_id, number)
         if task.status not in (states.WAITING, states.EXECUTING):
             raise ApiError(
                 400,
                 CANNOT_STOP,
                 f"the task's status is {task.status}: only a waiting or executing task can be stopped",
             )
-        ids = _stop_tasks(session, Task.id == task_id)
+        ids = _stop_tasks(session, Task.id == task.id)
         refresh_group(session, task.group_id)
     for stopping in ids:
         service.scheduler.stop(stopping)
 
 
-def start_task(service: Service, project_id: str, task_id: str, body: RetryBody) -> None:
+def start_task(service: Service, project_id: str, number: int, body: RetryBody) -> None:
     with service.database.session() as session:
-        task = get_task(session, project_id, task_id)
+        task = get_task(session, project_id, number)
         if task.status not in (states.STOPPED, states.FAILED):
             raise ApiError(
                 400,
@@ -400,20 +602,20 @@ def start_task(service: Service, project_id: str, task_id: str, body: RetryBody)
         assert group is not None
         secrets = _usable_secrets(service, group, body)
         mode = "all" if task.status == states.FAILED and not body.migrate_failed_object else "continue"
-        ids = _requeue(session, (Task.id == task_id) & Task.status.in_((states.STOPPED, states.FAILED)), mode)
+        ids = _requeue(session, (Task.id == task.id) & Task.status.in_((states.STOPPED, states.FAILED)), mode)
         refresh_group(session, group.id)
         service.vault.put(group.id, secrets)
     service.scheduler.submit(ids)
 
 
-def delete_task(service: Service, project_id: str, task_id: str) -> None:
+def delete_task(service: Service, project_id: str, number: int) -> None:
     with service.database.session() as session:
-        task = get_task(session, project_id, task_id)
+        task = get_task(session, project_id, number)
         if task.status in states.ACTIVE:
             raise ApiError(
                 400, IN_PROGRESS, f"the task's status is {task.status}: stop it before deleting it"
             )
-        remove_shared_task(session.connection(), task_id)
+        remove_shared_task(session.connection(), task.id)
         group_id = task.group_id
         session.delete(task)
         session.flush()

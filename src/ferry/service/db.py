@@ -1,4 +1,4 @@
-"""The service's state in a database: tokens (hashes only), task groups and their tasks.
+"""The service's state in a database: tokens (hashes only), access keys (sealed), task groups and tasks.
 
 SQLite in the data directory by default; PostgreSQL when a ``postgresql://`` URL is given. The schema is
 created and upgraded by the Alembic migrations in :mod:`ferry.service.migrations`, never by
@@ -47,6 +47,19 @@ class Token(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class AccessKey(Base):
+    """An AK/SK pair for signed requests. The secret is kept sealed (AES-GCM under the data dir's seal
+    key, see :mod:`ferry.service.keys`): a signature can only be checked with the secret itself."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The access key (AK) itself: it is not secret."""
+    project_id: Mapped[str] = mapped_column(String(1024), index=True)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class TaskGroup(Base):
     __tablename__ = "task_groups"
 
@@ -74,6 +87,8 @@ class Task(Base):
     __tablename__ = "tasks"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    """The task's id on the API (OMS's task ids are integers); ``id`` stays the journal's."""
     group_id: Mapped[str] = mapped_column(ForeignKey("task_groups.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[str] = mapped_column(String(1024), index=True)
     position: Mapped[int] = mapped_column(Integer)

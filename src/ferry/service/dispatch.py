@@ -147,7 +147,10 @@ class Cluster:
                     result = ChunkResult(number, 0, "", interrupted=True, fenced=True)
                 finally:
                     future.release()
-                if result.fenced and not stopping and submitted[number] < SUBMISSIONS:
+                # an attempt fenced off, or one that stopped without being asked (it lost its lease while
+                # the database was away) leaves the chunk unfinished: it goes again
+                lost = result.fenced or (result.interrupted and not result.stopped_by)
+                if lost and not stopping and submitted[number] < SUBMISSIONS:
                     submitted[number] += 1
                     running[submit(number)] = number
                     continue

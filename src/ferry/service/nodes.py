@@ -5,8 +5,10 @@ Every cloud type the service knows is registered here, and this is the only modu
 the API, the vault and the worker ask a :class:`Backend` what it needs and what it can do (be a
 destination, run a task type, work without a bucket), and from then on speak the Store protocol.
 
-- S3-compatible clouds (``AWS``, ``HuaweiCloud``, ``Aliyun``, ``Tencent``, ``Ceph``, ``MinIO``, ``S3``):
-  ``ak`` and ``sk``; an endpoint for all but AWS.
+- S3-compatible clouds (``AWS``, ``HuaweiCloud`` alias ``HEC``, ``Aliyun``, ``Tencent``, ``Qiniu``,
+  ``Baidu``, ``KingsoftCloud``, ``UCloud``, ``QingCloud``, ``Ceph``, ``MinIO``, ``S3``): ``ak`` and ``sk``;
+  an endpoint for all but AWS, found from ``cloud_type`` and ``region`` (:mod:`ferry.service.endpoints`)
+  unless the node gives its own.
 - ``Azure``: the storage account's ``connection_string``; the bucket is a container. An ``endpoint`` (such
   as Azurite's ``http://127.0.0.1:10000/devstoreaccount1``) replaces the connection string's
   ``BlobEndpoint``.
@@ -71,9 +73,6 @@ class Backend:
 
 _BACKENDS: dict[str, Backend] = {}
 
-KNOWN_LATER = ("Qiniu", "Baidu", "Kingsoft")
-"""Cloud types OMS knows that ferry's service does not migrate yet (a clear 400 for now)."""
-
 
 def register(backend: Backend, *aliases: str) -> None:
     for name in (backend.name, *aliases):
@@ -107,7 +106,10 @@ def check_node(node: Mapping[str, Any], side: str = "src", task_type: str = "PRE
         return f"cloud_type {backend.name} needs a bucket"
     endpoint = node.get("endpoint")
     if backend.needs_endpoint and not endpoint:
-        return f"cloud_type {backend.name} needs an endpoint"
+        return (
+            f"no endpoint is known for cloud_type {backend.name} in region {node.get('region') or '(none)'}: "
+            "give the region, or the operator maps it (ferry serve --endpoints)"
+        )
     if endpoint:
         parts = urlsplit(str(endpoint))
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -166,7 +168,9 @@ def _open_s3(node: Mapping[str, Any], secrets: NodeSecrets, settings: ClientSett
 
 
 register(Backend("AWS", ("ak", "sk"), _open_s3, needs_endpoint=False))
-for _name in ("HuaweiCloud", "Aliyun", "Tencent", "Ceph", "MinIO", "S3"):
+register(Backend("HuaweiCloud", ("ak", "sk"), _open_s3), "HEC")
+register(Backend("KingsoftCloud", ("ak", "sk"), _open_s3), "Kingsoft")
+for _name in ("Aliyun", "Tencent", "Qiniu", "Baidu", "UCloud", "QingCloud", "Ceph", "MinIO", "S3"):
     register(Backend(_name, ("ak", "sk"), _open_s3))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Key = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+PrefixKey = Annotated[str, StringConstraints(max_length=1024)]
 UrlLine = Annotated[str, StringConstraints(max_length=8192)]
 Secret100 = Annotated[str | None, Field(default=None, max_length=100, repr=False)]
 ConnectionString = Annotated[str | None, Field(default=None, max_length=2048, repr=False)]
@@ -19,19 +19,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PLAIN = ("plain_text", "PLAIN_TEXT")
+"""``*_crypto_type`` values that mean the credentials are given as they are (not KMS-encrypted)."""
+CryptoType = Annotated[str | None, Field(default=None, max_length=32)]
+KmsKeyId = Annotated[str | None, Field(default=None, max_length=255)]
+
+
+class ListFileIn(_Strict):
+    """OMS's list file: an object of a bucket holding the keys (LIST) or URL lines (URL_LIST)."""
+
+    list_file_key: str = Field(min_length=1, max_length=1024)
+    obs_bucket: str = Field(min_length=1, max_length=1024)
+    list_file_num: str | None = Field(default=None, max_length=32)
+
+
 class NodeIn(_Strict):
     cloud_type: str = Field(
+        default="AWS",
         min_length=1,
         max_length=32,
-        description="AWS, HuaweiCloud, Aliyun, Tencent, Ceph, MinIO, S3, Azure, Google; URLSource (source)",
+        description="AWS, HuaweiCloud (HEC), Aliyun, Tencent, Qiniu, Baidu, KingsoftCloud, UCloud, "
+        "QingCloud, "
+        "Ceph, MinIO, S3, Azure, Google; URLSource (source)",
     )
     region: str | None = Field(default=None, max_length=100)
-    endpoint: str | None = Field(default=None, max_length=1024, description="http(s) URL of the service")
+    endpoint: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="ferry's own: the service's http(s) URL (else found from cloud_type and region)",
+    )
     bucket: str | None = Field(
         default=None, min_length=1, max_length=1024, description="bucket (Azure: container); not URLSource"
     )
     ak: Secret100 = None
     sk: Secret100 = None
+    crypto_type: CryptoType = Field(default=None, description="only plain_text: KMS is not supported")
+    kms_key_id: KmsKeyId = Field(default=None, description="not supported (KMS-encrypted keys)")
     connection_string: ConnectionString = Field(default=None, description="Azure: the connection string")
     json_auth_file: JsonAuthFile = Field(
         default=None, description="Google: the content of a service-account JSON key file"
@@ -40,15 +63,21 @@ class NodeIn(_Strict):
 
 
 class SrcNodeIn(NodeIn):
-    object_key: list[Key] = Field(
+    object_key: list[PrefixKey] = Field(
         default_factory=list,
         max_length=100_000,
-        description="PREFIX: key prefixes (none: the whole bucket); LIST: the object keys",
+        description='PREFIX: key prefixes (none, or [""]: the whole bucket); LIST: the object keys',
+    )
+    app_id: str | None = Field(default=None, max_length=100, description="Tencent's APPID (kept, unused)")
+    list_file: ListFileIn | None = Field(
+        default=None,
+        description="LIST / URL_LIST: an object of a bucket on the destination's cloud (read with its keys) "
+        "holding the object keys, or the URL list's lines",
     )
     url_list: list[UrlLine] = Field(
         default_factory=list,
         max_length=100_000,
-        description="URL_LIST: the lines of a URL list, each 'URL<TAB>destination key'",
+        description="ferry's own (URL_LIST): the lines of a URL list, each 'URL<TAB>destination key'",
     )
     cdn_authentication_key: CdnKey = Field(
         default=None, description="URLSource: the CDN's key; every request is signed with it (type A)"
@@ -56,6 +85,7 @@ class SrcNodeIn(NodeIn):
 
 
 class DstNodeIn(NodeIn):
+    cloud_type: str = Field(default="HEC", min_length=1, max_length=32, description="HEC (Huawei OBS) etc.")
     save_prefix: str = Field(default="", max_length=1024, description="prepended to every object key")
 
 
@@ -70,22 +100,73 @@ class TransferIn(_Strict):
     retries: int | None = Field(default=None, ge=0, le=100, description="retries per request")
 
 
+class BandwidthWindow(_Strict):
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")
+    max_bandwidth: int = Field(ge=1024 * 1024, le=200 * 1024 * 1024, description="bytes per second")
+
+
+class BandwidthBody(_Strict):
+    """The body of UpdateTaskGroup and UpdateBandwidthPolicy."""
+
+    bandwidth_policy: list[BandwidthWindow] = Field(default_factory=list, max_length=5)
+
+
+class SourceCdnIn(_Strict):
+    domain: str | None = Field(default=None, max_length=255)
+    protocol: str | None = Field(default=None, max_length=16)
+    authentication_type: str | None = Field(default=None, max_length=32)
+    authentication_key: CdnKey = None
+    crypto_type: CryptoType = None
+    kms_key_id: KmsKeyId = None
+
+
+class SmnConfigIn(_Strict):
+    topic_urn: str | None = Field(default=None, max_length=1024)
+    language: str | None = Field(default=None, max_length=32)
+    trigger_conditions: list[str] = Field(default_factory=list, max_length=8)
+    message_template_name: str | None = Field(default=None, max_length=255)
+
+
+OverwriteMode = Literal[
+    "NO_OVERWRITE", "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "CRC64_COMPARISON_OVERWRITE", "FULL_OVERWRITE"
+]
+ConsistencyCheck = Literal["size_last_modified", "crc64", "no_check"]
+
+
 class GroupCreate(_Strict):
     src_node: SrcNodeIn
     dst_node: DstNodeIn
     description: str = Field(default="", max_length=255, pattern=r"^[^\^<>&\"']*$")
     task_type: Literal["PREFIX", "LIST", "URL_LIST"] = "PREFIX"
-    overwrite: Literal["always", "never", "if_different"] = Field(
-        default="if_different",
-        description="always; never (an existing destination object is left alone); if_different "
-        "(when the sizes differ or the source is newer)",
+    enable_metadata_migration: bool = False
+    enable_failed_object_recording: bool = True
+    enable_restore: bool = Field(default=False, description="only false: archived objects are not restored")
+    enable_kms: bool = Field(default=False, description="only false")
+    bandwidth_policy: list[BandwidthWindow] = Field(
+        default_factory=list,
+        max_length=5,
+        description="up to 5 daily windows (UTC), each with its own limit; outside them, transfer.bwlimit",
     )
-    consistency_check: Literal["size_mtime", "checksum"] = Field(
-        default="size_mtime",
-        description="how a migrated object is checked and recognised: size and mtime, or MD5/ETag",
-    )
+    smn_config: SmnConfigIn | None = Field(default=None, description="not supported (notifications)")
+    source_cdn: SourceCdnIn | None = Field(default=None, description="not supported yet")
     migrate_since: int | None = Field(default=None, ge=0, description="only objects modified after (UNIX s)")
-    transfer: TransferIn = Field(default_factory=TransferIn)
+    object_overwrite_mode: OverwriteMode = Field(
+        default="SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE",
+        description="NO_OVERWRITE: an existing destination object is left alone; SIZE_LAST_MODIFIED_: "
+        "overwritten when the sizes differ or the source is newer; CRC64_: when the checksums (MD5/ETag) "
+        "differ; FULL_OVERWRITE: always",
+    )
+    consistency_check: ConsistencyCheck = Field(
+        default="size_last_modified",
+        description="how a migrated object is checked: its size (size_last_modified), its MD5 (crc64: "
+        "ferry compares MD5/ETag, the checksum S3-compatible stores keep), or not at all",
+    )
+    dst_storage_policy: Literal["STANDARD", "IA", "ARCHIVE", "DEEP_ARCHIVE", "SRC_STORAGE_MAPPING"] | None = (
+        Field(default=None, description="the destination's storage class (none: the bucket's default)")
+    )
+    enable_requester_pays: bool = False
+    transfer: TransferIn = Field(default_factory=TransferIn, description="ferry's own: transfer tuning")
 
 
 class Credentials(_Strict):
@@ -93,6 +174,14 @@ class Credentials(_Strict):
 
     src_ak: Secret100 = None
     src_sk: Secret100 = None
+    src_crypto_type: CryptoType = None
+    src_kms_key_id: KmsKeyId = None
+    src_security_token: Secret100 = Field(default=None, description="not supported (temporary keys)")
+    dst_crypto_type: CryptoType = None
+    dst_kms_key_id: KmsKeyId = None
+    dst_security_token: Secret100 = Field(default=None, description="not supported (temporary keys)")
+    source_cdn_crypto_type: CryptoType = None
+    source_cdn_kms_key_id: KmsKeyId = None
     connection_string: ConnectionString = Field(default=None, description="the Azure source's")
     json_auth_file: JsonAuthFile = Field(
         default=None, description="the Google source's: the content of a service-account JSON key file"
@@ -109,7 +198,7 @@ class Credentials(_Strict):
 
 
 class RetryBody(Credentials):
-    migrate_failed_object: bool = Field(
+    migrate_failed_object: bool | None = Field(
         default=False,
         description="true: only the objects recorded as failed; false: every object of the failed "
         "tasks is checked again and those already migrated are skipped",
@@ -121,85 +210,142 @@ class StartTaskBody(RetryBody):
 
 
 class Created(BaseModel):
-    id: str
-    task_ids: list[str]
+    group_id: str
+    task_ids: list[int] = Field(description="ferry's own: the numbers of the group's tasks")
 
 
-class NodeOut(BaseModel):
+class ErrorReason(BaseModel):
+    error_code: str
+    error_msg: str
+
+
+class ListFileOut(BaseModel):
+    list_file_key: str
+    obs_bucket: str
+    list_file_num: str | None = None
+
+
+class FailedObjectRecord(BaseModel):
+    result: bool
+    """Whether failed objects are recorded (``GET .../failed-objects`` lists them)."""
+    list_file_key: str | None = None
+    error_code: str | None = None
+
+
+class SrcNodeOut(BaseModel):
     cloud_type: str
     region: str | None = None
-    endpoint: str | None = None
     bucket: str
+    app_id: str | None = None
+    object_key: list[str] = Field(default_factory=list)
+    list_file: ListFileOut | None = None
+    endpoint: str | None = None
+    """ferry's own (as every field below the SDK's)."""
     addressing_style: str | None = None
 
 
-class SrcNodeOut(NodeOut):
-    object_key: list[str] = Field(default_factory=list)
-
-
-class DstNodeOut(NodeOut):
+class DstNodeOut(BaseModel):
+    bucket: str
+    region: str | None = None
     save_prefix: str = ""
+    cloud_type: str
+    endpoint: str | None = None
+    addressing_style: str | None = None
 
 
-class Counters(BaseModel):
+class _Common(BaseModel):
+    """What groups and tasks both report, in OMS's names; times are epoch milliseconds."""
+
+    description: str
+    task_type: str
+    enable_metadata_migration: bool
+    enable_failed_object_recording: bool
+    enable_restore: bool
+    bandwidth_policy: list[BandwidthWindow] = Field(default_factory=list)
+    migrate_since: int | None = None
+    migrate_speed: int = 0
+    """Bytes per second of the current (or last) run."""
+    total_time: int = 0
+    """Milliseconds since it started (until it finished)."""
+    start_time: int | None = None
     total_num: int = 0
-    success_num: int = 0
-    fail_num: int = 0
-    skip_num: int = 0
     total_size: int = 0
-    success_size: int = 0
+    complete_size: int = 0
+    """Bytes of the objects migrated."""
+    failed_object_record: FailedObjectRecord
+    object_overwrite_mode: str
+    consistency_check: str
+    dst_storage_policy: str | None = None
+    enable_requester_pays: bool = False
+    obs_system: str = "ferry"
+    # ferry's own
+    status_name: str
+    """The status as a word: waiting, executing, stopping, stopped, failed, succeeded."""
+    progress: float = 0.0
+    """Done (succeeded or skipped) over everything, 0 to 1, by bytes where there are bytes."""
     fail_size: int = 0
     skip_size: int = 0
     transferred_size: int = 0
     """Bytes sent by every run."""
     run_transferred_size: int = 0
-    """Bytes sent by the current or last run (of every task)."""
-    progress: float = 0.0
-    """Objects done (succeeded or skipped) over all objects, 0 to 1."""
-    speed: float = 0.0
-    """Bytes per second of the current (or last) run."""
-    chunks: dict[str, int] = {}
+    """Bytes sent by the current or last run."""
+    create_time: int
+    update_time: int
+    finish_time: int | None = None
+    transfer: dict[str, int | str | None] = Field(default_factory=dict)
+    chunks: dict[str, int] = Field(default_factory=dict)
     """The units of work of the task(s) by state: ``queued``, ``running``, ``stopping``, ``done``."""
-    workers: list[str] = []
+    workers: list[str] = Field(default_factory=list)
     """The cluster workers running chunks of the task(s) now."""
 
 
-class TaskOut(Counters):
-    id: str
+class TaskOut(_Common):
+    id: int
     group_id: str
     name: str
-    status: str
-    status_code: int
-    error_reason: str | None = None
-    runs: int = 0
-    created_at: str
-    updated_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
-
-
-class GroupOut(Counters):
-    id: str
-    project_id: str
-    status: str
-    status_code: int
-    error_reason: str | None = None
-    description: str
-    task_type: str
+    status: int
+    """1 waiting, 2 executing, 3 stopped, 4 failed, 5 succeeded, 7 pausing."""
+    error_reason: ErrorReason | None = None
     src_node: SrcNodeOut
     dst_node: DstNodeOut
-    overwrite: str
-    consistency_check: str
-    migrate_since: int | None = None
-    transfer: dict[str, int | str | None]
-    task_count: int
+    successful_num: int = 0
+    failed_num: int = 0
+    skipped_num: int = 0
+    real_size: int = 0
+    """Bytes sent by every run."""
+    left_time: int | None = None
+    is_query_over: bool = False
+    """Whether the task's listing of its source is complete."""
+    group_type: str = "GROUP_TASK"
+    runs: int = 0
+    journal_id: str
+    """The task's journal: its rows in ``ferry_tasks`` and ``ferry_objects`` of the service's database."""
+
+
+class GroupOut(_Common):
+    group_id: str
+    status: int
+    """0 waiting, 2 monitoring (tasks executing), 3 paused, 5 migration failed, 6 completed, 7 pausing."""
+    error_reason: ErrorReason | None = None
+    src_node: SrcNodeOut
+    dst_node: DstNodeOut
+    total_task_num: int = 0
+    create_task_num: int = 0
+    failed_task_num: int = 0
+    complete_task_num: int = 0
+    paused_task_num: int = 0
+    executing_task_num: int = 0
+    waiting_task_num: int = 0
+    create_complete_num: int = 0
+    """Objects listed so far."""
+    create_complete_size: int = 0
+    success_num: int = 0
+    fail_num: int = 0
+    skip_num: int = 0
+    project_id: str
+    retry_count: int = 0
     workers_connected: int | None = None
     """Workers in the service's Dask cluster (a waiting group runs once one joins)."""
-    retry_count: int
-    created_at: str
-    updated_at: str
-    started_at: str | None = None
-    finished_at: str | None = None
 
 
 class GroupPage(BaseModel):
@@ -213,7 +359,7 @@ class TaskPage(BaseModel):
 
 
 class FailedObject(BaseModel):
-    task_id: str
+    task_id: int
     key: str
     dest_key: str
     size: int

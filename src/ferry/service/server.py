@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ferry.config import ferry_home
+from ferry.service import endpoints
 from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
 from ferry.service.vault import Vault
@@ -19,7 +20,14 @@ def default_data_dir() -> Path:
     return ferry_home() / "service"
 
 
-def build_service(data_dir: Path, db_url: str | None, workers: int, scheduler: str | None = None) -> Service:
+def build_service(
+    data_dir: Path,
+    db_url: str | None,
+    workers: int,
+    scheduler: str | None = None,
+    endpoints_file: Path | None = None,
+) -> Service:
+    table = endpoints.load(endpoints_file) if endpoints_file is not None else endpoints.EndpointTable()
     database = open_database(db_url, data_dir)
     settings = ServiceSettings(data_dir=data_dir, workers=workers, scheduler=scheduler)
     failed = fail_interrupted(database, own=settings.instance)
@@ -28,11 +36,17 @@ def build_service(data_dir: Path, db_url: str | None, workers: int, scheduler: s
             "%d task groups were running when the service stopped: they are failed until retried", failed
         )
     vault = Vault()
-    return Service(database, vault, Scheduler(database, vault, settings), settings)
+    return Service(database, vault, Scheduler(database, vault, settings), settings, table)
 
 
 def serve(
-    host: str, port: int, data_dir: Path, db_url: str | None, workers: int, scheduler: str | None = None
+    host: str,
+    port: int,
+    data_dir: Path,
+    db_url: str | None,
+    workers: int,
+    scheduler: str | None = None,
+    endpoints_file: Path | None = None,
 ) -> None:
     import uvicorn
 
@@ -40,7 +54,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    service = build_service(data_dir, db_url, workers, scheduler)
+    service = build_service(data_dir, db_url, workers, scheduler, endpoints_file)
     where = f"the Dask cluster at {scheduler}" if scheduler else "an in-process Dask cluster"
     log.info(
         "data in %s, state in %s, %d tasks at once on %s",

@@ -33,3 +33,12 @@ def group_status(task_statuses: Iterable[str]) -> str:
         if status in present:
             return status
     return SUCCEEDED
+
+
+def group_statuses(code: int) -> tuple[str, ...]:
+    """The statuses an OMS group status code stands for (none for codes ferry never reaches)."""
+    return tuple(status for status, number in GROUP_CODES.items() if number == code)
+
+
+def task_statuses(code: int) -> tuple[str, ...]:
+    return tuple(status for status, number in TASK_CODES.items() if number == code)

@@ -30,7 +30,8 @@ from ferry.storage.s3 import ClientSettings
 from ferry.tasks import chunks, runner
 from ferry.tasks.journal import JournalObject, TaskJournal
 from ferry.tasks.settings import TaskSettings
-from ferry.transfer.ratelimit import RateLimiter
+from ferry.transfer.options import TransferOptions
+from ferry.transfer.ratelimit import RateLimiter, make_limiter
 from ferry.transfer.record_db import DbRecordStore
 
 log = logging.getLogger("ferry.worker")
@@ -66,20 +67,20 @@ class ChunkResult:
     fenced: bool = False
 
 
-_limiters: dict[tuple[str, int], RateLimiter] = {}
+_limiters: dict[str, RateLimiter | None] = {}
 _limiters_lock = threading.Lock()
 
 
-def task_limiter(task_id: str, rate: int | None) -> RateLimiter | None:
-    """One rate limit per task in this process, shared by the task's chunks running here: ``--bwlimit``
-    caps what each worker (each machine) sends for the task."""
-    if not rate:
-        return None
+def task_limiter(task_id: str, options: TransferOptions) -> RateLimiter | None:
+    """One rate limit per task in this process (a constant ``bwlimit`` or OMS's daily windows), shared
+    by the task's chunks running here: the limit caps what each worker (each machine) sends for the
+    task."""
     with _limiters_lock:
-        limiter = _limiters.get((task_id, rate))
-        if limiter is None:
-            limiter = _limiters[(task_id, rate)] = RateLimiter(rate)
-        return limiter
+        if task_id not in _limiters:
+            if len(_limiters) > 1000:  # a long-lived worker forgets the limits of old tasks
+                _limiters.clear()
+            _limiters[task_id] = make_limiter(options.bwlimit, options.bandwidth_windows)
+        return _limiters[task_id]
 
 
 _database: Database | None = None
@@ -197,6 +198,7 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
         connect_timeout=job.defaults.connect_timeout,
         read_timeout=job.defaults.read_timeout,
         max_connections=max(16, settings.job_count(job.defaults) * options.parallel + 4),
+        request_payer=settings.payer,
     )
     progress = _ChunkProgress()
     lease = _Lease(engine, held, progress)
@@ -216,7 +218,7 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
             None,
             settings.large_jobs(job.defaults),
             chunk=job.number,
-            limiter=task_limiter(job.task_id, options.bwlimit),
+            limiter=task_limiter(job.task_id, options),
         )
     except chunks.FencedError:
         lease.finish()

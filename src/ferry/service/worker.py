@@ -87,7 +87,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
     MD5s, a size check lengths. UsageError names a value no run could use."""
     chosen = dict(settings.get("transfer") or {})
     overwrite, check = settings["overwrite"], settings["consistency_check"]
-    compare = "checksum" if check == "checksum" else "engine"
+    compare = "checksum" if check == "checksum" or overwrite == "if_checksum_differs" else "engine"
     rule = {"never": "exists", "always": "none"}.get(overwrite, compare)
     kept = ("threshold", "part_size", "parallel", "retries", "bwlimit", "jobs")
     return TaskSettings.from_options(
@@ -95,10 +95,14 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             **{key: chosen.get(key) for key in kept},
             "checkpoint_dir": str(checkpoint_dir),
             "verify_md5": check == "checksum",
-            "verify_length": check != "checksum",
+            "verify_length": check == "size_mtime",
+            "storage_class": settings.get("storage_class"),
+            "payer": settings.get("payer"),
             "skip_rule": rule,
             "incremental": rule == "engine",
             "modified_after": settings.get("migrate_since"),
+            "bandwidth_windows": settings.get("bandwidth_windows"),
+            "no_user_metadata": settings.get("metadata_migration") is False,
         }
     )
 
@@ -385,6 +389,7 @@ class Scheduler:
             connect_timeout=defaults.connect_timeout,
             read_timeout=defaults.read_timeout,
             max_connections=max(16, settings.job_count(defaults) * options.parallel + 4),
+            request_payer=settings.payer,
         )
         source = nodes.open_store(spec.src_node, secrets.source, client, "src")
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")

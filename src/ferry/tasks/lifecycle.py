@@ -42,8 +42,8 @@ class RunMode(StrEnum):
     CONTINUE = "continue"
     """Pending and failed objects go; done and skipped ones are left alone."""
     RECHECK = "all"
-    """Every object is checked again (those the destination already has are skipped): a service retry
-    with ``migrate_failed_object=false``."""
+    """The source is listed again and every object checked again (those the destination already has are
+    skipped): a service retry with ``migrate_failed_object`` false or absent."""
 
 
 @dataclass
@@ -115,7 +115,10 @@ def prepare(run: TaskRun) -> Prepared:
         if not isinstance(plan, UrlListPlan):
             _check_access(run.source, getattr(plan, "root", ""), options.retry)
         _check_access(run.destination, plan.dest_root, options.retry)
-    if not info.listing_complete:
+    recheck = run.mode == RunMode.RECHECK
+    # A recheck lists the source again: objects added since are planned (those already journaled keep
+    # their rows), so a full retry never leaves a new object behind.
+    if not info.listing_complete or recheck:
         objects = planned_objects(
             plan_from_dict(info.plan),
             run.source,
@@ -128,7 +131,6 @@ def prepare(run: TaskRun) -> Prepared:
         )
         journal.add_planned(objects, run.chunk_policy)
         journal.finish_listing()
-    recheck = run.mode == RunMode.RECHECK
     if recheck:
         journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
     rule = skip.run_rule(settings, recheck)

@@ -22,7 +22,7 @@ from ferry.tasks.states import ObjectState
 from ferry.transfer.engine import UP_TO_DATE, ObjectTransfer, destination_is_current
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
-from ferry.transfer.ratelimit import RateLimiter
+from ferry.transfer.ratelimit import RateLimiter, make_limiter
 
 
 @dataclass
@@ -128,8 +128,8 @@ def run(
     with its own parts in flight, so memory stays bounded), recording each outcome as it happens. A stop
     request lets objects in flight end (they stay resumable) and starts no new one."""
     outcome = TaskOutcome(task_id=journal.info().task_id)
-    if limiter is None and options.bwlimit:
-        limiter = RateLimiter(options.bwlimit)  # one limit for the whole task
+    if limiter is None:
+        limiter = make_limiter(options.bwlimit, options.bandwidth_windows)  # one limit for the whole task
     lock = threading.Lock()
     started = time.monotonic()
     slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat

@@ -49,9 +49,13 @@ class TaskSettings:
     jobs: int | None = None
     retries: int | None = None
     bwlimit: int | None = None
+    bandwidth_windows: tuple[tuple[int, int, int], ...] = ()
+    """Daily windows with their own limit: (start minute, end minute of the UTC day, bytes per second)."""
     verify_length: bool = False
     verify_md5: bool = False
     metadata: Mapping[str, str] = field(default_factory=dict)
+    no_user_metadata: bool = False
+    """Copies leave the source's user metadata behind (its Content-Type still goes)."""
     acl: str | None = None
     storage_class: str | None = None
     crr: bool = False
@@ -100,6 +104,8 @@ class TaskSettings:
             "stream_copy": self.crr,
             "retries": self.retries,
             "bwlimit": self.bwlimit,
+            "bandwidth_windows": self.bandwidth_windows,
+            "copy_user_metadata": not self.no_user_metadata,
             "incremental": self.incremental,
         }
 
@@ -152,6 +158,7 @@ class TaskSettings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         value["include"] = tuple(value.get("include") or ())
         value["exclude"] = tuple(value.get("exclude") or ())
+        value["bandwidth_windows"] = _windows(value.get("bandwidth_windows") or ())
         return cls(**value)
 
     @classmethod
@@ -208,6 +215,8 @@ def _convert(name: str, value: Any) -> Any:
         return (value,) if isinstance(value, str) else tuple(value)
     if name == "modified_after":
         return float(value)
+    if name == "bandwidth_windows":
+        return _windows(value)
     if name in _TEXTS:
         return str(value)
     if name == "skip_rule":
@@ -215,6 +224,17 @@ def _convert(name: str, value: Any) -> Any:
             raise UsageError(f"invalid skip rule {value!r}")
         return value
     return bool(value)
+
+
+def _windows(value: Any) -> tuple[tuple[int, int, int], ...]:
+    try:
+        windows = tuple((int(start), int(end), int(rate)) for start, end, rate in value)
+    except (TypeError, ValueError):
+        raise UsageError("invalid bandwidth windows: each is (start minute, end minute, rate)") from None
+    for start, end, rate in windows:
+        if not (0 <= start < 1440 and 0 <= end < 1440 and start != end and rate >= 1024):
+            raise UsageError("invalid bandwidth window: minutes of the day, not equal, at least 1KiB/s")
+    return windows
 
 
 def _size(value: Any, what: str) -> int:

@@ -198,7 +198,8 @@ class ObjectTransfer:
         metadata: dict[str, str] = {}
         content_type = user.content_type
         if self.kind == "copy":
-            metadata.update(info.metadata)
+            if self.options.copy_user_metadata:
+                metadata.update(info.metadata)
             content_type = content_type or info.content_type
         elif self.kind == "upload":
             content_type = content_type or mimetypes.guess_type(self.src_key)[0]
@@ -289,7 +290,11 @@ class ObjectTransfer:
         self.listener.started(result.source, info.size, 0)
         self._throttle(info.size)
         if self.server_side:
-            user_set = self.options.write != WriteOptions() or self.options.verify_md5
+            user_set = (
+                self.options.write != WriteOptions()
+                or self.options.verify_md5
+                or not self.options.copy_user_metadata
+            )
             options = self._write_options(info, info.md5_hex()) if user_set else None
             self._retry(
                 lambda: self.dst.copy_object(self.dst_key, self.src, self.src_key, options, info.etag)

@@ -46,6 +46,12 @@ class TransferOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     bwlimit: int | None = None
     """Bytes per second for the whole transfer; ``None`` for no limit."""
+    bandwidth_windows: tuple[tuple[int, int, int], ...] = ()
+    """Daily windows (start and end minute of the UTC day, bytes per second) whose limit replaces
+    ``bwlimit`` while they last (see :mod:`ferry.transfer.ratelimit`)."""
+    copy_user_metadata: bool = True
+    """A copy between stores carries the source's user metadata (else only its Content-Type: OMS's
+    ``enable_metadata_migration`` false)."""
     dry_run: bool = False
     incremental: bool = False
     """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
@@ -142,6 +148,8 @@ def resolve_options(
     stream_copy: bool = False,
     retries: int | None = None,
     bwlimit: str | int | None = None,
+    bandwidth_windows: tuple[tuple[int, int, int], ...] = (),
+    copy_user_metadata: bool = True,
     dry_run: bool = False,
     incremental: bool = False,
 ) -> TransferOptions:
@@ -191,6 +199,8 @@ def resolve_options(
         stream_copy=stream_copy,
         retry=RetryPolicy(attempts=attempts + 1),
         bwlimit=limit,
+        bandwidth_windows=tuple(bandwidth_windows),
+        copy_user_metadata=copy_user_metadata,
         dry_run=dry_run,
         incremental=incremental,
     )

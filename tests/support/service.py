@@ -64,6 +64,8 @@ class Service:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     """Variables of the service's own environment, on top of the test's."""
+    serve_args: list[str] = field(default_factory=lambda: ["--allow-private-endpoints"])
+    """Options of ``ferry serve`` besides port, workers and database: the real servers are on loopback."""
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -93,6 +95,7 @@ class Service:
                     "--workers",
                     str(self.workers),
                     *self.db_args(),
+                    *self.serve_args,
                 ],
                 env=ferry_env(self.home, self.env),
                 stdout=log,

@@ -45,13 +45,34 @@ def serve(
     db: DbUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option("--workers", help="Tasks run at once.", min=1, max=64)] = 2,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-endpoints",
+            help="Let groups reach loopback, private, link-local and metadata addresses (refused by "
+            "default: a caller could make the service fetch its own network).",
+        ),
+    ] = False,
+    allow_network: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-network",
+            metavar="CIDR",
+            help="A network groups may reach although it is internal (repeatable), e.g. 10.20.0.0/16.",
+        ),
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
+    from ferry.storage.netguard import Policy, parse_networks
 
+    try:
+        policy = Policy(allow_private, parse_networks(allow_network or ()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     with _database_errors(db):
-        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers)
+        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers, policy)
 
 
 # --- tokens -------------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
 from ferry.service.vault import Vault
 from ferry.service.worker import Scheduler, ServiceSettings, fail_interrupted
+from ferry.storage import netguard
+from ferry.storage.netguard import Policy
 
 log = logging.getLogger("ferry.service")
 
@@ -31,13 +33,14 @@ def build_service(data_dir: Path, db_url: str | None, workers: int) -> Service:
     return Service(database, vault, Scheduler(database, vault, settings), settings)
 
 
-def serve(host: str, port: int, data_dir: Path, db_url: str | None, workers: int) -> None:
+def serve(host: str, port: int, data_dir: Path, db_url: str | None, workers: int, policy: Policy) -> None:
     import uvicorn
 
     from ferry.service.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    netguard.install(policy)
     service = build_service(data_dir, db_url, workers)
     log.info("data in %s, state in %s, %d workers", data_dir, safe_url(service.database.url), workers)
     try:

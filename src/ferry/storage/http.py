@@ -47,6 +47,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.cdnsign import TypeASigner
+from ferry.storage.netguard import refused_address
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
 from ferry.urls import canonical_url
@@ -140,6 +141,9 @@ class HttpSource:
 
     def _network_error(self, key: str, exc: BaseException) -> FerryError:
         where = self.url(key)
+        refused = refused_address(exc)
+        if refused is not None:
+            return TransferError(self._safe(f"{where}: {refused}"))
         if isinstance(exc, urllib3.exceptions.SSLError):
             return TransferError(self._safe(f"{where}: TLS failed: {_describe(exc)}"))
         if isinstance(exc, urllib3.exceptions.ResponseError):  # too many redirects

@@ -1,0 +1,107 @@
+"""Hostile input against the service and the CLI: internal addresses, endless bodies, huge requests, planted
+symlinks, world-readable state. Each test reproduces what a careless ferry let through."""
+
+from __future__ import annotations
+
+import pytest
+from tests.support.hostile import Hostile, body, redirect
+from tests.support.service import Service, api_for, assert_error, create, free_port, node
+
+pytestmark = pytest.mark.integration
+
+SECRET = b"internal-only answer"
+INTERNAL = "127.0.0.2"
+"""A loopback address the guarded service must refuse: the RGW it needs is on 127.0.0.1, allowed alone."""
+
+
+@pytest.fixture
+def internal():
+    server = Hostile(host=INTERNAL, routes={"/secret": body(SECRET)}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def guarded(tmp_path, home):
+    """A service that may reach 127.0.0.1 (the RGW) and no other internal address."""
+    service = Service(
+        home=home, data_dir=tmp_path / "guarded", serve_args=["--allow-network", "127.0.0.1/32"]
+    ).start()
+    yield service
+    service.stop()
+
+
+def test_the_service_refuses_internal_addresses_in_url_lists_redirects_and_endpoints(
+    guarded, tmp_path, home, internal, rgw, s3, bucket
+):
+    port = internal.port
+    bouncer = Hostile(routes={"/go": redirect(internal.url("/secret"))}).start()
+    try:
+        lines = [
+            f"{internal.url('/secret')}\tdirect",
+            f"http://2130706434:{port}/secret\tdecimal",  # 127.0.0.2 as one number
+            f"http://0177.0.0.2:{port}/secret\toctal",
+            f"http://[::ffff:127.0.0.2]:{port}/secret\tmapped",
+            f"{bouncer.url('/go')}\tredirected",  # an allowed host that redirects inside
+        ]
+        seen: list[str] = []
+        api = api_for(guarded, seen)
+        src = {"cloud_type": "URLSource", "url_list": lines}
+        group = api.wait(create(api, src, node(rgw, bucket, save_prefix="in"), task_type="URL_LIST"))
+        assert (group["status"], group["fail_num"], group["success_num"]) == ("failed", 5, 0), group
+        reasons = [obj["reason"] for obj in api.failed(group["id"])["objects"]]
+        assert len(reasons) == 5 and all("does not connect to internal addresses" in r for r in reasons)
+        assert internal.requests == []  # never reached, not even by the redirect
+        assert bouncer.requests  # the allowed host was asked
+        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+        # Endpoints naming internal addresses are refused when the group is created ...
+        for endpoint in (
+            "http://169.254.169.254",
+            "http://[fd00:ec2::254]",
+            f"http://0177.0.0.2:{port}",
+            "http://2130706434",
+            "http://10.0.0.1:9000",
+        ):
+            body_ = assert_error(
+                api.post(
+                    "/taskgroups",
+                    json={"src_node": node(rgw, bucket, endpoint=endpoint), "dst_node": node(rgw, bucket)},
+                ),
+                400,
+                "OMS.0064",
+            )
+            assert "internal addresses" in body_["error_msg"], endpoint
+    finally:
+        bouncer.stop()
+
+
+def test_an_endpoint_resolving_inside_fails_alike_whatever_listens_there(tmp_path, home, internal, rgw):
+    """Named endpoints are judged by the address they resolve to, when connecting: a closed port, a plain
+    HTTP server and a real S3 server all give the one reason (the endpoint field is no port scanner)."""
+    service = Service(
+        home=home, data_dir=tmp_path / "other", serve_args=["--allow-network", f"{INTERNAL}/32"]
+    )
+    service.start()
+    try:
+        api = api_for(service, [])
+        reasons = set()
+        for port in (free_port(), internal.port, int(rgw.endpoint.rsplit(":", 1)[1])):
+            endpoint = f"http://localhost:{port}"
+            group = api.wait(
+                create(api, node(rgw, "src-b", endpoint=endpoint), node(rgw, "dst-b", endpoint=endpoint))
+            )
+            assert group["status"] == "failed", group
+            reasons.add(group["error_reason"].replace(str(port), "PORT"))
+        assert len(reasons) == 1 and "does not connect to internal addresses" in reasons.pop()
+        assert internal.requests == []
+    finally:
+        service.stop()
+
+
+def test_the_cli_still_reaches_what_its_user_names(tmp_path, home, internal):
+    from tests.support.service import ferry_run
+
+    result = ferry_run(home, "cp", internal.url("/secret"), str(tmp_path / "got"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "got").read_bytes() == SECRET

@@ -105,3 +105,26 @@ def test_the_cli_still_reaches_what_its_user_names(tmp_path, home, internal):
     result = ferry_run(home, "cp", internal.url("/secret"), str(tmp_path / "got"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "got").read_bytes() == SECRET
+
+
+def test_an_endless_answer_to_a_range_is_not_read_into_memory(tmp_path, home):
+    """A 206 for one byte followed by 300 MiB: ferry reads the byte it asked for and one more, then fails
+    the object (before, it read the whole body into memory and then complained of its length)."""
+    import resource
+
+    from tests.support.hostile import endless_range
+    from tests.support.service import ferry_run
+
+    sent: list[int] = []
+    server = Hostile(routes={"/one-byte": endless_range(sent)}).start()
+    try:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result = ferry_run(home, "cp", server.url("/one-byte"), str(tmp_path / "got"), timeout=120)
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    finally:
+        server.stop()
+    assert result.returncode != 0
+    assert "sent more bytes than the range" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "got").exists()
+    assert sum(sent) < 64 * 1024 * 1024, sent  # the client hung up; it did not drain 300 MiB
+    assert before == 0 or peak_mib < 250, peak_mib

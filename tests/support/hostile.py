@@ -82,3 +82,32 @@ def redirect(location: str) -> Handler:
         handler.end_headers()
 
     return answer
+
+
+def endless_range(sent: list[int], limit: int = 300 * 1024 * 1024) -> Handler:
+    """A HEAD answers a one-byte object; a GET answers its one-byte range with a chunked body of up to
+    ``limit`` bytes. ``sent`` gets the bytes written before the client hung up."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.command == "HEAD":
+            handler.send_response(200)
+            handler.send_header("Content-Length", "1")
+            handler.send_header("Accept-Ranges", "bytes")
+            handler.end_headers()
+            return
+        handler.send_response(206)
+        handler.send_header("Content-Range", "bytes 0-0/1")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        chunk = b"x" * (1024 * 1024)
+        written = 0
+        try:
+            while written < limit:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                written += len(chunk)
+            handler.wfile.write(b"0\r\n\r\n")
+        finally:
+            sent.append(written)
+            handler.close_connection = True
+
+    return answer

@@ -3,6 +3,8 @@ symlinks, world-readable state. Each test reproduces what a careless ferry let t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.support.hostile import Hostile, body, redirect
 from tests.support.service import Service, api_for, assert_error, create, free_port, node
@@ -128,3 +130,56 @@ def test_an_endless_answer_to_a_range_is_not_read_into_memory(tmp_path, home):
     assert not (tmp_path / "got").exists()
     assert sum(sent) < 64 * 1024 * 1024, sent  # the client hung up; it did not drain 300 MiB
     assert before == 0 or peak_mib < 250, peak_mib
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_large_bodies_get_413_before_they_are_read_and_projects_are_bounded(tmp_path, home, rgw, bucket):
+    import httpx
+
+    service = Service(
+        home=home,
+        data_dir=tmp_path / "small",
+        serve_args=["--allow-private-endpoints", "--max-groups", "2", "--max-tasks", "3"],
+    )
+    service.start()
+    try:
+        api = api_for(service, [])
+        assert service.process is not None
+        before = rss_mib(service.process.pid)
+        big = b'{"description": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+        announced = api.post("/taskgroups", content=big, headers={"Content-Type": "application/json"})
+        assert_error(announced, 413, "FERRY.0413")
+
+        def stream():  # no Content-Length: counted as it arrives
+            chunk = b" " * (1024 * 1024)
+            for _ in range(64):
+                yield chunk
+
+        try:
+            chunked = api.post("/taskgroups", content=stream(), headers={"Content-Type": "application/json"})
+            assert_error(chunked, 413, "FERRY.0413")
+        except httpx.TransportError:
+            pass  # the service answered and closed while the body was still being sent
+        assert rss_mib(service.process.pid) - before < 40
+        # A small body is still served; the project limits hold: two groups, and three tasks in all.
+        src = node(rgw, bucket, object_key=["a/", "b/"])
+        create(api, src, node(rgw, bucket, save_prefix="x"), task_type="PREFIX")
+        body = assert_error(
+            api.post("/taskgroups", json={"src_node": src, "dst_node": node(rgw, bucket)}), 400, "FERRY.0022"
+        )
+        assert "at most 3" in body["error_msg"]
+        create(api, node(rgw, bucket, object_key=["c/"]), node(rgw, bucket, save_prefix="y"))
+        body = assert_error(
+            api.post("/taskgroups", json={"src_node": node(rgw, bucket), "dst_node": node(rgw, bucket)}),
+            400,
+            "FERRY.0022",
+        )
+        assert "2 task groups" in body["error_msg"]
+    finally:
+        service.stop()

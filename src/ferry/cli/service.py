@@ -61,8 +61,15 @@ def serve(
             help="A network groups may reach although it is internal (repeatable), e.g. 10.20.0.0/16.",
         ),
     ] = None,
+    max_groups: Annotated[
+        int, typer.Option("--max-groups", help="Task groups one project may keep.", min=1, max=10**9)
+    ] = 1000,
+    max_tasks: Annotated[
+        int, typer.Option("--max-tasks", help="Tasks one project may keep.", min=1, max=10**9)
+    ] = 10_000,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
+    from ferry.service.limits import ProjectLimits
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
     from ferry.storage.netguard import Policy, parse_networks
@@ -72,7 +79,15 @@ def serve(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _database_errors(db):
-        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers, policy)
+        run_server(
+            host,
+            port,
+            (data_dir or default_data_dir()).expanduser(),
+            db,
+            workers,
+            policy,
+            ProjectLimits(max_groups, max_tasks),
+        )
 
 
 # --- tokens -------------------------------------------------------------------------------------------------

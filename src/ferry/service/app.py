@@ -11,6 +11,7 @@ from ferry import __version__
 from ferry.service import api_groups, api_tasks, errors
 from ferry.service.auth import TokenGate
 from ferry.service.control import Service
+from ferry.service.limits import BodyLimit
 
 DESCRIPTION = """\
 An OMS-style migration service over ferry's resumable transfer engine. Every call under
@@ -36,4 +37,5 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(api_groups.router)
     app.include_router(api_tasks.router)
     app.add_middleware(TokenGate, database=service.database)
+    app.add_middleware(BodyLimit)  # the outermost: nothing reads a body before its size is checked
     return app

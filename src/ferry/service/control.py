@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ferry.errors import FerryError, UsageError
 from ferry.service import nodes, states
+from ferry.service.codes import LIMIT_REACHED
 from ferry.service.db import Database, Task, TaskGroup, now
 from ferry.service.errors import (
     CANNOT_START,
@@ -28,6 +29,7 @@ from ferry.service.errors import (
     ApiError,
     bad_request,
 )
+from ferry.service.limits import ProjectLimits
 from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody, SrcNodeIn
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
@@ -43,6 +45,7 @@ class Service:
     vault: Vault
     scheduler: Scheduler
     settings: ServiceSettings
+    limits: ProjectLimits = field(default_factory=ProjectLimits)
 
 
 # --- lookups ------------------------------------------------------------------------------------------------
@@ -213,6 +216,7 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
+    _check_limits(service, project_id, len(units))
     group_id = str(uuid.uuid4())
     stamp = now()
     # The src record keeps a PREFIX group's prefixes, not a LIST group's keys (nor a URL_LIST group's
@@ -272,6 +276,27 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
     ids = [task.id for task in tasks]
     service.scheduler.submit(ids)
     return group_id, ids
+
+
+def _check_limits(service: Service, project_id: str, new_tasks: int) -> None:
+    limits = service.limits
+    with service.database.session() as session:
+        groups = session.scalar(select(func.count()).where(TaskGroup.project_id == project_id)) or 0
+        tasks = session.scalar(select(func.count()).where(Task.project_id == project_id)) or 0
+    if groups >= limits.groups:
+        raise ApiError(
+            400,
+            LIMIT_REACHED,
+            f"the project has {groups} task groups, the most the service keeps for one "
+            "project: delete finished groups first",
+        )
+    if tasks + new_tasks > limits.tasks:
+        raise ApiError(
+            400,
+            LIMIT_REACHED,
+            f"the project has {tasks} tasks and this group would add {new_tasks}: the "
+            f"service keeps at most {limits.tasks} for one project; delete finished groups first",
+        )
 
 
 def stop_group(service: Service, project_id: str, group_id: str) -> None:

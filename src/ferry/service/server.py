@@ -9,6 +9,7 @@ from pathlib import Path
 from ferry.config import ferry_home
 from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
+from ferry.service.limits import ProjectLimits
 from ferry.service.vault import Vault
 from ferry.service.worker import Scheduler, ServiceSettings, fail_interrupted
 from ferry.storage import netguard
@@ -21,7 +22,9 @@ def default_data_dir() -> Path:
     return ferry_home() / "service"
 
 
-def build_service(data_dir: Path, db_url: str | None, workers: int) -> Service:
+def build_service(
+    data_dir: Path, db_url: str | None, workers: int, limits: ProjectLimits | None = None
+) -> Service:
     database = open_database(db_url, data_dir)
     failed = fail_interrupted(database)
     if failed:
@@ -30,10 +33,18 @@ def build_service(data_dir: Path, db_url: str | None, workers: int) -> Service:
         )
     settings = ServiceSettings(data_dir=data_dir, workers=workers)
     vault = Vault()
-    return Service(database, vault, Scheduler(database, vault, settings), settings)
+    return Service(database, vault, Scheduler(database, vault, settings), settings, limits or ProjectLimits())
 
 
-def serve(host: str, port: int, data_dir: Path, db_url: str | None, workers: int, policy: Policy) -> None:
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    db_url: str | None,
+    workers: int,
+    policy: Policy,
+    limits: ProjectLimits,
+) -> None:
     import uvicorn
 
     from ferry.service.app import create_app
@@ -41,7 +52,7 @@ def serve(host: str, port: int, data_dir: Path, db_url: str | None, workers: int
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     netguard.install(policy)
-    service = build_service(data_dir, db_url, workers)
+    service = build_service(data_dir, db_url, workers, limits)
     log.info("data in %s, state in %s, %d workers", data_dir, safe_url(service.database.url), workers)
     try:
         uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=True)

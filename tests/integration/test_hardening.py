@@ -3,9 +3,11 @@ symlinks, world-readable state. Each test reproduces what a careless ferry let t
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
+from tests.conftest import MiB
 from tests.support.hostile import Hostile, body, redirect
 from tests.support.service import Service, api_for, assert_error, create, free_port, node
 
@@ -183,3 +185,44 @@ def test_large_bodies_get_413_before_they_are_read_and_projects_are_bounded(tmp_
         assert "2 task groups" in body["error_msg"]
     finally:
         service.stop()
+
+
+# --- downloads never write through a link ---------------------------------------------------------------
+
+
+def old_temp_name(path: Path) -> Path:
+    """Where ferry used to put a download's temporary file: derived from the destination alone."""
+    tag = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:12]
+    return path.parent / f".{path.name[:100]}.{tag}.ferry-tmp"
+
+
+@pytest.mark.parametrize("size", [1 * MiB, 12 * MiB], ids=["single", "multipart"])
+def test_a_link_planted_at_the_temporary_name_is_not_written_through(ferry, tmp_path, s3, bucket, size):
+    s3.put_object(Bucket=bucket, Key="obj", Body=b"a" * size)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    dest = tmp_path / "dl" / "obj"
+    dest.parent.mkdir()
+    old_temp_name(dest).symlink_to(victim)
+    run = ferry("cp", f"rgw://{bucket}/obj", str(dest), "--threshold", "8MiB", "--part-size", "5MiB")
+    assert run.returncode == 0, run.stderr
+    assert victim.read_bytes() == b"precious"
+    assert dest.read_bytes() == b"a" * size and not dest.is_symlink()
+
+
+def test_a_link_inside_the_destination_folder_is_not_followed(ferry, tmp_path, s3, bucket):
+    for key in ("link/x", "link/big", "ok/y"):
+        s3.put_object(
+            Bucket=bucket, Key=f"t/{key}", Body=key.encode() * (1 if key != "link/big" else 400_000)
+        )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dl = tmp_path / "dl"
+    dl.mkdir()
+    (dl / "link").symlink_to(elsewhere)
+    run = ferry("cp", "-r", f"rgw://{bucket}/t/", str(dl), "--threshold", "1MiB", "--part-size", "1MiB")
+    assert run.returncode != 0
+    assert list(elsewhere.iterdir()) == []
+    assert (dl / "ok" / "y").read_bytes() == b"ok/y"
+    assert "is a symbolic link" in run.stdout + run.stderr and "Traceback" not in run.stderr
+

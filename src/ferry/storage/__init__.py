@@ -59,7 +59,7 @@ class StoreOpener:
     def open(self, location: Location) -> tuple[Store, str]:
         """The store and the key inside it for ``location``."""
         if isinstance(location, LocalLocation):
-            return LocalStore(self.temp_dir), str(location.path)
+            return LocalStore(self.temp_dir, root=str(location.path)), str(location.path)
         if isinstance(location, HttpLocation):
             return self.http_source(), location.url
         assert isinstance(location, RemoteLocation)

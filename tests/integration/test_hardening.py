@@ -226,3 +226,58 @@ def test_a_link_inside_the_destination_folder_is_not_followed(ferry, tmp_path, s
     assert (dl / "ok" / "y").read_bytes() == b"ok/y"
     assert "is a symbolic link" in run.stdout + run.stderr and "Traceback" not in run.stderr
 
+
+# --- ferry's state is private ------------------------------------------------------------------------------
+
+
+def modes(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): oct(p.stat().st_mode & 0o777) for p in [root, *root.rglob("*")]}
+
+
+def test_state_folders_are_0700_and_their_files_0600_whatever_the_umask(tmp_path, config, bucket):
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh-home"  # not there yet: ferry creates it
+    out = tmp_path / "reports"
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a").write_bytes(b"a" * 1000)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    env = {**os.environ, "FERRY_CONFIG": str(config), "FERRY_HOME": str(home)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os, sys; os.umask(0o022); from ferry.cli.main import main; "
+                "sys.exit(main(sys.argv[1:]))",
+                *args,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+
+    done = run("cp", "-r", str(tree), f"rgw://{bucket}/t/", "--output-dir", str(out))
+    assert done.returncode == 0, done.stderr
+    token = run("token", "create", "--project", "p", "--data-dir", str(shared))
+    assert token.returncode == 0, token.stderr
+    for root in (home, out):
+        found = modes(root)
+        assert len(found) >= 2, found
+        wrong = {
+            name: mode
+            for name, mode in found.items()
+            if mode != ("0o700" if (root / name).is_dir() else "0o600")
+        }
+        assert wrong == {}, wrong
+    assert oct(shared.stat().st_mode & 0o777) == "0o755"  # a folder ferry did not create keeps its mode
+    assert {mode for name, mode in modes(shared).items() if name != "."} == {"0o600"}
+

@@ -11,10 +11,13 @@ task journal, not these files, is what ``--recover`` reads. A file that reaches 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
+
+from ferry.private import open_private, private_dir
 
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 DEFAULT_MAX_FILES = 1024
@@ -67,7 +70,8 @@ class _RotatingFile:
         if len(self.paths) > self.max_files:
             with contextlib.suppress(FileNotFoundError):
                 self.paths.pop(0).unlink()
-        self._handle = open(path, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+        self._handle = open(fd, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
         self._size = 0
 
     def close(self) -> None:
@@ -99,7 +103,7 @@ class ReportWriter:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(output_dir)
         stamp = _unused_stamp(output_dir, command, task_id)
         self.files = {
             kind: _RotatingFile(

@@ -281,3 +281,59 @@ def test_state_folders_are_0700_and_their_files_0600_whatever_the_umask(tmp_path
     assert oct(shared.stat().st_mode & 0o777) == "0o755"  # a folder ferry did not create keeps its mode
     assert {mode for name, mode in modes(shared).items() if name != "."} == {"0o600"}
 
+
+# --- secrets need not be on the command line ---------------------------------------------------------------
+
+
+def test_secrets_from_standard_input_or_a_file_and_a_warning_for_one_on_the_command_line(tmp_path, home):
+    import subprocess
+    import sys
+
+    from tests.support.service import ferry_env
+
+    service = Service(home=home, data_dir=tmp_path / "svc").start()
+    try:
+        token = service.token("proj-1")
+
+        def group_list(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ferry",
+                    "group",
+                    "list",
+                    "--server",
+                    service.url,
+                    "--project",
+                    "proj-1",
+                    *args,
+                ],
+                env=ferry_env(home, env),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        piped = group_list("--token", "-", stdin=token + "\n")
+        assert piped.returncode == 0, piped.stderr
+        assert "warning" not in piped.stderr
+        secret_file = tmp_path / "token"
+        secret_file.write_text(token + "\n")
+        from_file = group_list(FERRY_TOKEN_FILE=str(secret_file))
+        assert from_file.returncode == 0, from_file.stderr
+        assert "warning" not in from_file.stderr
+        typed = group_list("--token", token)
+        assert typed.returncode == 0, typed.stderr
+        warnings = [line for line in typed.stderr.splitlines() if "warning" in line]
+        assert len(warnings) == 1 and "--token on the command line is visible" in warnings[0]
+        assert token not in typed.stderr
+        missing = group_list(FERRY_TOKEN_FILE=str(tmp_path / "nope"))
+        assert (
+            missing.returncode == 3
+            and missing.stderr.count("\n") == 1
+            and "FERRY_TOKEN_FILE" in missing.stderr
+        )
+    finally:
+        service.stop()

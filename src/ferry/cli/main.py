@@ -18,6 +18,7 @@ from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
+from ferry.cli import secrets
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
@@ -79,6 +80,7 @@ def cp(
             "--cdn-auth-key",
             envvar="FERRY_CDN_AUTH_KEY",
             show_default=False,
+            callback=secrets.secret,
             help="Sign http(s) requests for a CDN (type A auth_key). A secret: never stored or shown.",
         ),
     ] = None,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ferry.cli import secrets
 from ferry.errors import FerryError, IncompleteError, UsageError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ DbUrl = Annotated[
         "--db",
         envvar="FERRY_DB",
         show_envvar=True,
+        callback=secrets.database_url,
         help="Database URL: postgresql://USER:PASSWORD@HOST:PORT/DB. [default: SQLite in the data dir]",
     ),
 ]
@@ -197,21 +199,32 @@ Server = Annotated[
 Token = Annotated[
     str | None,
     typer.Option(
-        "--token", envvar="FERRY_TOKEN", show_envvar=True, help="X-Auth-Token (ferry token create)."
+        "--token",
+        envvar="FERRY_TOKEN",
+        show_envvar=True,
+        callback=secrets.secret,
+        help="X-Auth-Token (ferry token create); - reads it from standard input.",
     ),
 ]
 Project = Annotated[
     str | None, typer.Option("--project", envvar="FERRY_PROJECT", show_envvar=True, help="Project id.")
 ]
 SrcAk = Annotated[str | None, typer.Option("--src-ak", envvar="FERRY_SRC_AK", help="Source access key.")]
-SrcSk = Annotated[str | None, typer.Option("--src-sk", envvar="FERRY_SRC_SK", help="Source secret key.")]
+SrcSk = Annotated[
+    str | None,
+    typer.Option("--src-sk", envvar="FERRY_SRC_SK", callback=secrets.secret, help="Source secret key."),
+]
 DstAk = Annotated[str | None, typer.Option("--dst-ak", envvar="FERRY_DST_AK", help="Destination access key.")]
-DstSk = Annotated[str | None, typer.Option("--dst-sk", envvar="FERRY_DST_SK", help="Destination secret key.")]
+DstSk = Annotated[
+    str | None,
+    typer.Option("--dst-sk", envvar="FERRY_DST_SK", callback=secrets.secret, help="Destination secret key."),
+]
 SrcConnection = Annotated[
     str | None,
     typer.Option(
         "--src-connection-string",
         envvar="FERRY_SRC_CONNECTION_STRING",
+        callback=secrets.secret,
         help="Azure source's connection string.",
     ),
 ]
@@ -220,6 +233,7 @@ DstConnection = Annotated[
     typer.Option(
         "--dst-connection-string",
         envvar="FERRY_DST_CONNECTION_STRING",
+        callback=secrets.secret,
         help="Azure destination's connection string.",
     ),
 ]
@@ -241,7 +255,12 @@ DstKeyFile = Annotated[
 ]
 CdnKey = Annotated[
     str | None,
-    typer.Option("--cdn-auth-key", envvar="FERRY_CDN_AUTH_KEY", help="URL list: the CDN's key (type A)."),
+    typer.Option(
+        "--cdn-auth-key",
+        envvar="FERRY_CDN_AUTH_KEY",
+        callback=secrets.secret,
+        help="URL list: the CDN's key (type A).",
+    ),
 ]
 Wait = Annotated[
     bool, typer.Option("--wait", help="Wait until the group stops running; exit 8 if it failed.")

@@ -337,3 +337,22 @@ def test_secrets_from_standard_input_or_a_file_and_a_warning_for_one_on_the_comm
         )
     finally:
         service.stop()
+
+
+# --- one destination key, one writer -----------------------------------------------------------------------
+
+
+def test_two_url_list_lines_naming_one_destination_key(ferry, tmp_path):
+    server = Hostile(routes={"/a": body(b"A" * MiB), "/b": body(b"B" * (3 * MiB))}).start()
+    try:
+        listing = tmp_path / "urls.txt"
+        listing.write_text(f"{server.url('/a')}\tsame\n# a comment\n{server.url('/b')}\tsame\n")
+        dl = tmp_path / "dl"
+        for _ in range(3):  # the runs that used to interleave the two objects' bytes
+            run = ferry("cp", "--url-list", str(listing), str(dl), "--output-dir", str(tmp_path / "out"))
+            assert run.returncode != 0 and "Traceback" not in run.stderr
+        assert (dl / "same").read_bytes() == b"A" * MiB
+    finally:
+        server.stop()
+    failed = "".join(p.read_text() for p in (tmp_path / "out").glob("*failed_report*"))
+    assert "URL list line 3: line 1 already names the same destination key" in failed

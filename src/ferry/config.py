@@ -129,10 +129,31 @@ def _defaults(path: Path, raw: Any) -> Defaults:
     if not isinstance(raw, dict):
         raise UsageError(f"config file {path}: [defaults] must be a table")
     _no_unknown(path, "defaults", raw, _DEFAULT_KEYS)
-    try:
-        return Defaults(**raw)
-    except TypeError as exc:
-        raise UsageError(f"config file {path}: [defaults]: {exc}") from None
+    for key, value in raw.items():
+        problem = _default_problem(key, value)
+        if problem:
+            raise UsageError(f"config file {path}: [defaults] {key} = {_shown(value)}: {problem}")
+    return Defaults(**raw)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _default_problem(key: str, value: Any) -> str | None:
+    """Why a [defaults] value cannot be used, or ``None``."""
+    if key in ("threshold", "copy_threshold", "part_size"):
+        return None if isinstance(value, str) else 'must be a size in quotes, such as "64MiB"'
+    if key == "checkpoint_dir":
+        return None if isinstance(value, str) and value else "must be a folder name in quotes"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if key in ("parallel", "retries"):  # their ranges are checked with the flags'
+        return None if isinstance(value, int) else "must be a whole number"
+    if key in ("connect_timeout", "read_timeout"):
+        return None if 0 < value <= 86400 else "must be a number of seconds above 0, at most 86400"
+    return None
 
 
 def _remotes(path: Path, data: dict[str, Any]) -> dict[str, RemoteConfig]:

@@ -356,3 +356,78 @@ def test_two_url_list_lines_naming_one_destination_key(ferry, tmp_path):
         server.stop()
     failed = "".join(p.read_text() for p in (tmp_path / "out").glob("*failed_report*"))
     assert "URL list line 3: line 1 already names the same destination key" in failed
+
+
+# --- what an upload leaves out ------------------------------------------------------------------------------
+
+
+def keys_of(s3, bucket: str, prefix: str) -> set[str]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {obj["Key"][len(prefix) :] for obj in listed}
+
+
+def warnings_in(out: Path) -> str:
+    return "".join(p.read_text() for p in out.glob("*warning_report*"))
+
+
+def test_links_are_followed_only_with_copy_links_and_only_ferrys_own_temporary_files_are_left_out(
+    ferry, tmp_path, s3, bucket
+):
+    outside = tmp_path / "shadow"
+    outside.write_text("not yours")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "innocent.txt").symlink_to(outside)
+    (tree / "report.ferry-tmp").write_text("a user's own file")
+    (tree / ".big.bin.0123456789abcdef.ferry-tmp").write_text("ferry's unfinished download")
+    out = tmp_path / "out"
+    run = ferry("cp", "-r", str(tree), f"rgw://{bucket}/t/", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    assert keys_of(s3, bucket, "t/") == {"report.ferry-tmp"}
+    warned = warnings_in(out)
+    assert "innocent.txt" in warned and "symbolic link" in warned and "-L" in warned
+    assert ".big.bin.0123456789abcdef.ferry-tmp" in warned and "temporary file" in warned
+
+    run = ferry("cp", "-r", "-L", str(tree), f"rgw://{bucket}/l/", "-o", str(tmp_path / "out2"))
+    assert run.returncode == 0, run.stderr
+    assert keys_of(s3, bucket, "l/") == {"report.ferry-tmp", "innocent.txt"}
+    assert s3.get_object(Bucket=bucket, Key="l/innocent.txt")["Body"].read() == b"not yours"
+
+
+def test_a_folder_1500_levels_deep_is_listed_without_recursion(ferry, tmp_path, s3, bucket):
+    import os
+
+    tree = tmp_path / "deep"
+    tree.mkdir()
+    (tree / "top").write_text("top")
+    fd = os.open(tree, os.O_RDONLY)
+    for _ in range(1500):  # pathlib's mkdir(parents=True) is itself recursive
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    os.close(fd)
+    try:
+        run = ferry("cp", "-r", str(tree), f"rgw://{bucket}/deep/", "-o", str(tmp_path / "out"))
+    finally:
+        remove_chain(tree)  # pytest's own clean-up (shutil.rmtree) would recurse 1,500 levels
+    assert "Traceback" not in run.stderr and "RecursionError" not in run.stderr
+    assert "top" in keys_of(s3, bucket, "deep/")
+
+
+def remove_chain(top: Path) -> None:
+    """Delete a tree of one folder per level, bottom up, without recursion."""
+    import os
+
+    chain = [str(top)]
+    while True:
+        folders = [e.path for e in os.scandir(chain[-1]) if e.is_dir(follow_symlinks=False)]
+        for entry in os.scandir(chain[-1]):
+            if not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+        if not folders:
+            break
+        chain.append(folders[0])
+    for folder in reversed(chain):
+        os.rmdir(folder)

@@ -200,6 +200,7 @@ def _open_stores(
             request_payer=settings.payer,
         ),
         temp_dir=Path(settings.temp_dir) if settings.temp_dir else None,
+        copy_links=settings.copy_links,
         cdn_auth_key=cdn_auth_key,
     )
     url_list = plan.get("type") == "url_list"

@@ -148,6 +148,14 @@ def cp(
     payer: Annotated[
         str | None, typer.Option("--payer", help="'requester': the requester pays (requester-pays buckets).")
     ] = None,
+    copy_links: Annotated[
+        bool,
+        typer.Option(
+            "-L",
+            "--copy-links",
+            help="-r upload: follow symbolic links (left out with a warning without it).",
+        ),
+    ] = False,
     crr: Annotated[bool, typer.Option("--crr", help="Copy through this machine, never server-side.")] = False,
     bwlimit: Annotated[
         str | None, typer.Option("--bwlimit", help="Bandwidth limit per second, e.g. 20MiB.")
@@ -188,10 +196,11 @@ def cp(
         or jobs is not None
         or output_dir
         or clear
+        or copy_links
     ):
         if not (recursive or recover or url_list):
             raise UsageError(
-                "--include, --exclude, --time-range, --mf, -j, -o and --clear apply to tasks: add -r"
+                "--include, --exclude, --time-range, --mf, -j, -o, -L and --clear apply to tasks: add -r"
             )
         given = {
             "threshold": threshold,
@@ -214,6 +223,7 @@ def cp(
             "exclude": exclude,
             "time_range": time_range,
             "mf": mf,
+            "copy_links": copy_links,
             "output_dir": str(output_dir) if output_dir else None,
             "incremental": incremental,
             "url_list": url_list is not None,

@@ -45,6 +45,7 @@ from ferry.transfer.parts import Span
 from ferry.units import format_size
 
 TEMP_SUFFIX = ".ferry-tmp"
+MAX_SKIPPED = 10_000
 _TEMP_NAME = re.compile(r"^\..*\.[0-9a-f]{16}\.ferry-tmp$|^\..*\.[0-9a-f]{12}\.ferry-tmp$", re.DOTALL)
 """``.<name>.<16 random hex digits>.ferry-tmp``, and the 12-digit hashed names earlier versions used (a
 killed run of one may have left such a file)."""
@@ -62,8 +63,13 @@ class LocalStore:
         writes_chunks=True,
     )
 
-    def __init__(self, temp_dir: Path | None = None, root: str | None = None) -> None:
+    def __init__(
+        self, temp_dir: Path | None = None, root: str | None = None, *, copy_links: bool = False
+    ) -> None:
         self.temp_dir = temp_dir
+        self.copy_links = copy_links
+        self.skipped: list[tuple[str, str]] = []
+        """Paths a listing left out, and why (reported as warnings)."""
         self.root = root
         """The folder a recursive download writes below (no link below it is followed)."""
 
@@ -332,25 +338,61 @@ class LocalStore:
             os.unlink(key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Walk the directory ``prefix`` depth-first in name order. Symbolic links to directories are not
-        followed (no loops); temporary files of unfinished downloads are not listed."""
+        """Walk the directory ``prefix`` depth-first in name order, without recursion (a tree thousands
+        of levels deep is fine). Symbolic links are followed only with ``copy_links`` (``-L``), each folder
+        once; otherwise they are left out, as are ferry's own temporary files and what is not a regular
+        file, each with a line in :attr:`skipped`."""
         with self._errors(prefix, "listing"):
-            entries = sorted(os.scandir(prefix), key=lambda e: e.name)
-        for entry in entries:
-            if is_temp_name(entry.name):
+            top = os.stat(prefix)
+        visited = {(top.st_dev, top.st_ino)}
+        stack: list[Iterator[os.DirEntry[str]]] = []
+        with self._errors(prefix, "listing"):
+            stack.append(iter(sorted(os.scandir(prefix), key=lambda e: e.name)))
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
                 continue
             with self._errors(entry.path, "listing"):
-                if entry.is_dir(follow_symlinks=False):
-                    if not any(True for _ in os.scandir(entry.path)):
-                        st = entry.stat(follow_symlinks=False)
-                        yield ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
-                    else:
-                        yield from self.list(entry.path)
-                    continue
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
-            yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+                found = self._listed(entry, visited)
+            if isinstance(found, ObjectInfo):
+                yield found
+            elif found is not None:
+                stack.append(found)
+
+    def _listed(
+        self, entry: os.DirEntry[str], visited: set[tuple[int, int]]
+    ) -> ObjectInfo | Iterator[os.DirEntry[str]] | None:
+        """What one directory entry adds to a listing: an object, a folder's entries to walk, or nothing."""
+        if is_temp_name(entry.name):
+            self._skip(entry.path, "a temporary file of an unfinished ferry download: not uploaded")
+            return None
+        link = entry.is_symlink()
+        if link and not self.copy_links:
+            self._skip(entry.path, "a symbolic link: not followed (give -L to copy what links point to)")
+            return None
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            self._skip(entry.path, "a symbolic link to nothing: not uploaded")
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in visited:
+                self._skip(entry.path, "a link to a folder already listed: not followed again")
+                return None
+            visited.add((st.st_dev, st.st_ino))
+            entries = sorted(os.scandir(entry.path), key=lambda e: e.name)
+            if not entries:
+                return ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
+            return iter(entries)
+        if not stat.S_ISREG(st.st_mode):
+            self._skip(entry.path, "not a regular file: not uploaded")
+            return None
+        return ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+
+    def _skip(self, path: str, why: str) -> None:
+        if len(self.skipped) < MAX_SKIPPED:
+            self.skipped.append((path, why))
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())

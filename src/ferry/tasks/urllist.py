@@ -55,7 +55,8 @@ def parse_line(number: int, text: str) -> UrlListEntry:
 
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # kept with its bad bytes as \xNN, so the journal and reports can hold it
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         return bad("the line is not valid UTF-8")
     url_text, tab, key = text.partition("\t")
     if not tab:

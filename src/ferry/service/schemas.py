@@ -84,7 +84,9 @@ class GroupCreate(_Strict):
         default="size_mtime",
         description="how a migrated object is checked and recognised: size and mtime, or MD5/ETag",
     )
-    migrate_since: int | None = Field(default=None, ge=0, description="only objects modified after (UNIX s)")
+    migrate_since: int | None = Field(
+        default=None, ge=0, le=253_402_300_799, description="only objects modified after (UNIX s)"
+    )
     transfer: TransferIn = Field(default_factory=TransferIn)
 
 

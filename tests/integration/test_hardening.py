@@ -431,3 +431,15 @@ def remove_chain(top: Path) -> None:
         chain.append(folders[0])
     for folder in reversed(chain):
         os.rmdir(folder)
+
+
+# --- untrusted keys on the terminal -------------------------------------------------------------------------
+
+
+def test_a_key_with_control_characters_is_shown_escaped(ferry, tmp_path, s3, bucket):
+    key = "t/evil\x1b[2K\rSucceed count: 999"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    run = ferry("cp", "-r", f"rgw://{bucket}/t/", str(tmp_path / "dl"), "--dry-run")
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout + run.stderr and "\r" not in run.stdout + run.stderr
+    assert "evil\\x1b[2K\\x0dSucceed count: 999" in run.stdout

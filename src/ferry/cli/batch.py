@@ -19,6 +19,7 @@ from rich.console import Console
 
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
 from ferry.config import Config, ferry_home
+from ferry.display import shown
 from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
 from ferry.storage import StoreOpener
 from ferry.storage.base import Store
@@ -293,10 +294,12 @@ def _print_preview(rows: Iterable[runner.PreviewRow], kind: str, json_output: bo
                 )
             )
         elif row.action == "move":
-            print(f"would {_VERBS[kind]}: {row.source_key} --> {row.dest_key} ({format_size(row.size)})")
+            print(
+                shown(f"would {_VERBS[kind]}: {row.source_key} --> {row.dest_key} ({format_size(row.size)})")
+            )
         else:
             verb = "would skip" if row.action == "skip" else "would fail"
-            print(f"{verb}: {row.source_key}: {row.reason}")
+            print(shown(f"{verb}: {row.source_key}: {row.reason}"))
     summary = {action: {"count": c, "bytes": b} for action, (c, b) in totals.items()}
     if json_output:
         print(json.dumps({"summary": summary}))

@@ -24,6 +24,7 @@ from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import load_config
+from ferry.display import shown
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
 from ferry.transfer.engine import TransferResult
 from ferry.transfer.events import TransferListener
@@ -371,7 +372,7 @@ def version() -> None:
 
 
 def _error(message: str, code: int) -> int:
-    print(f"ferry: error: {message}", file=sys.stderr, flush=True)
+    print(f"ferry: error: {shown(message)}", file=sys.stderr, flush=True)
     return code
 
 

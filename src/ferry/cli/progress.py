@@ -18,6 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from ferry.display import shown
 from ferry.tasks.journal import JournalObject
 from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
@@ -58,7 +59,7 @@ class BarListener(TransferListener):
             self.progress.advance(self._task, n)
 
     def notice(self, message: str) -> None:
-        self.progress.console.print(f"ferry: note: {message}", markup=False, highlight=False)
+        self.progress.console.print(f"ferry: note: {shown(message)}", markup=False, highlight=False)
 
 
 class PlainListener(TransferListener):
@@ -74,7 +75,7 @@ class PlainListener(TransferListener):
         self._base = 0
 
     def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(shown(text), file=self.stream, flush=True)
 
     def started(self, description: str, total: int, already_done: int) -> None:
         with self._lock:
@@ -106,7 +107,7 @@ class QuietListener(TransferListener):
     """Only notices, on standard error."""
 
     def notice(self, message: str) -> None:
-        print(f"ferry: note: {message}", file=sys.stderr, flush=True)
+        print(f"ferry: note: {shown(message)}", file=sys.stderr, flush=True)
 
 
 class TaskBar(BarListener, TaskProgress):
@@ -136,7 +137,7 @@ class TaskBar(BarListener, TaskProgress):
             self.progress.update(self._task, description=label)
         if not ok:
             self.progress.console.print(
-                f"ferry: failed: {obj.source_key}: {reason}", markup=False, highlight=False
+                shown(f"ferry: failed: {obj.source_key}: {reason}"), markup=False, highlight=False
             )
 
 
@@ -163,4 +164,4 @@ class TaskQuiet(QuietListener, TaskProgress):
 
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
         if not ok:
-            print(f"ferry: failed: {obj.source_key}: {reason}", file=sys.stderr, flush=True)
+            print(shown(f"ferry: failed: {obj.source_key}: {reason}"), file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ferry.config import ferry_home
+from ferry.display import EscapingFilter
 from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
 from ferry.service.limits import ProjectLimits
@@ -50,6 +51,8 @@ def serve(
     from ferry.service.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # keys and reasons in messages cannot forge lines
+        handler.addFilter(EscapingFilter())
     logging.getLogger("alembic").setLevel(logging.WARNING)
     netguard.install(policy)
     service = build_service(data_dir, db_url, workers, limits)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -24,14 +25,24 @@ DEFAULT_MAX_FILES = 1024
 KINDS = ("succeed", "failed", "warning")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\\\\]")
+_NAMED = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def escape_field(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """A field as one tab-free line: a backslash doubled, tab, newline and carriage return as ``\\t``,
+    ``\\n``, ``\\r``, every other control character as ``\\xNN``. Reversible (:func:`unescape_field`)."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def unescape_field(text: str) -> str:
     out, i = [], 0
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):
+            if text[i + 1] == "x" and re.fullmatch("[0-9a-f]{2}", text[i + 2 : i + 4]):
+                out.append(chr(int(text[i + 2 : i + 4], 16)))
+                i += 4
+                continue
             out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(text[i + 1], "\\" + text[i + 1]))
             i += 2
         else:

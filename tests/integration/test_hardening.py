@@ -443,3 +443,90 @@ def test_a_key_with_control_characters_is_shown_escaped(ferry, tmp_path, s3, buc
     assert run.returncode == 0, run.stderr
     assert "\x1b" not in run.stdout + run.stderr and "\r" not in run.stdout + run.stderr
     assert "evil\\x1b[2K\\x0dSucceed count: 999" in run.stdout
+
+
+# --- TLS and expiring tokens --------------------------------------------------------------------------------
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_the_service_speaks_tls_and_tokens_expire(tmp_path, home):
+    import time
+
+    import httpx
+    from tests.support.service import ferry_run
+
+    cert, key = self_signed(tmp_path)
+    service = Service(
+        home=home,
+        data_dir=tmp_path / "tls",
+        serve_args=["--allow-private-endpoints", "--tls-cert", str(cert), "--tls-key", str(key)],
+    ).start()
+    try:
+        assert service.url.startswith("https://")
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not answered
+            httpx.get(
+                service.url.replace("https://", "http://") + "/openapi.json", timeout=5, trust_env=False
+            )
+        made = ferry_run(
+            home,
+            "token",
+            "create",
+            "--project",
+            "p",
+            "--data-dir",
+            str(service.data_dir),
+            "--expires-in",
+            "2",
+        )
+        assert made.returncode == 0, made.stderr
+        api = api_for(service, [], project="p", token=made.stdout.strip())
+        assert api.get("/taskgroups").status_code == 200
+        time.sleep(2.5)
+        expired = assert_error(api.get("/taskgroups"), 401, "FERRY.0012")
+        assert "expired" in expired["error_msg"]
+        bad = ferry_run(
+            home,
+            "token",
+            "create",
+            "--project",
+            "p",
+            "--data-dir",
+            str(service.data_dir),
+            "--expires-in",
+            "soon",
+        )
+        assert bad.returncode == 3 and "--expires-in" in bad.stderr
+    finally:
+        service.stop()
+    half = ferry_run(home, "serve", "--tls-cert", str(cert), "--data-dir", str(tmp_path / "half"))
+    assert half.returncode == 3 and "go together" in half.stderr

@@ -69,6 +69,13 @@ def serve(
     max_tasks: Annotated[
         int, typer.Option("--max-tasks", help="Tasks one project may keep.", min=1, max=10**9)
     ] = 10_000,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
     from ferry.service.limits import ProjectLimits
@@ -76,6 +83,12 @@ def serve(
     from ferry.service.server import serve as run_server
     from ferry.storage.netguard import Policy, parse_networks
 
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for given in (tls_cert, tls_key):
+        if given is not None and not given.is_file():
+            raise UsageError(f"{given}: no such file")
+    tls = (str(tls_cert), str(tls_key)) if tls_cert is not None and tls_key is not None else None
     try:
         policy = Policy(allow_private, parse_networks(allow_network or ()))
     except ValueError as exc:
@@ -89,6 +102,7 @@ def serve(
             workers,
             policy,
             ProjectLimits(max_groups, max_tasks),
+            tls,
         )
 
 
@@ -103,20 +117,42 @@ def _tokens_db(data_dir: Path | None, db: str | None) -> Database:
     return open_for_tokens(data_dir.expanduser() if data_dir else None, db)
 
 
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``3600``, ``90m``, ``12h``, ``30d`` as seconds; UsageError otherwise."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in "smhd" else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isdigit() or len(number) > 9 or int(number) == 0:
+        raise UsageError(
+            f"invalid --expires-in {text[:40]!r}: expected a duration such as 3600, 90m, 12h or 30d"
+        )
+    return float(int(number) * _DURATION_UNITS[unit])
+
+
 @token_app.command("create")
 def token_create(
     project: Annotated[str, typer.Option("--project", help="The project the token grants.")],
     data_dir: DataDir = None,
     db: DbUrl = None,
     json_output: Json = False,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in", help="Refuse the token after this long: 3600, 90m, 12h, 30d. [default: never]"
+        ),
+    ] = None,
 ) -> None:
     """Issue a token for a project. It is printed once; the service keeps only its hash."""
     from ferry.service.auth import create_token
 
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
     with _database_errors(db):
         database = _tokens_db(data_dir, db)
         try:
-            issued = create_token(database, project)
+            issued = create_token(database, project, lifetime)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         finally:
@@ -150,7 +186,8 @@ def token_list(
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        print(f"{row['id']}  project {row['project_id']}  created {_when(row['created_at'])}")
+        expires = f"  expires {_when(row['expires_at'])}" if row.get("expires_at") else ""
+        print(f"{row['id']}  project {row['project_id']}  created {_when(row['created_at'])}{expires}")
 
 
 @token_app.command("rm")

@@ -44,6 +44,8 @@ class Token(Base):
     project_id: Mapped[str] = mapped_column(String(1024), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """UNIX time after which the token is refused; ``None``: it does not expire."""
 
 
 class TaskGroup(Base):

@@ -45,6 +45,7 @@ def serve(
     workers: int,
     policy: Policy,
     limits: ProjectLimits,
+    tls: tuple[str, str] | None = None,
 ) -> None:
     import uvicorn
 
@@ -58,7 +59,17 @@ def serve(
     service = build_service(data_dir, db_url, workers, limits)
     log.info("data in %s, state in %s, %d workers", data_dir, safe_url(service.database.url), workers)
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=True)
+        if tls is None and host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("listening on %s without TLS: tokens and keys cross the network in clear", host)
+        uvicorn.run(
+            create_app(service),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=True,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
+        )
     finally:
         service.database.dispose()
 

@@ -64,6 +64,8 @@ class Service:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     """Variables of the service's own environment, on top of the test's."""
+    args: list[str] = field(default_factory=list)
+    """More arguments of ``ferry serve`` (``--scheduler ...``)."""
     serve_args: list[str] = field(default_factory=lambda: ["--allow-private-endpoints"])
     """Options of ``ferry serve`` besides port, workers and database: the real servers are on loopback."""
 
@@ -96,6 +98,7 @@ class Service:
                     "--workers",
                     str(self.workers),
                     *self.db_args(),
+                    *self.args,
                     *self.serve_args,
                 ],
                 env=ferry_env(self.home, self.env),
@@ -103,7 +106,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine: importing Dask and joining a cluster take a while
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"ferry serve exited with {self.process.returncode}:\n{self.log()}")
@@ -114,7 +117,7 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"ferry serve did not answer in 30 s:\n{self.log()}")
+        raise AssertionError(f"ferry serve did not answer in 90 s:\n{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ferry.errors import UsageError
 from ferry.service import states
-from ferry.service.db import Base, Database, normalise_url, open_database, safe_url
+from ferry.service.db import Database, normalise_url, open_database, safe_url, schema
 from ferry.service.errors import describe_validation
 from ferry.service.schemas import RetryBody
 from ferry.service.split import SplitError, overlapping, split_group
@@ -157,6 +157,6 @@ def test_the_migrations_build_the_models_schema_and_run_twice(tmp_path):
     Database(database.url).migrate()  # already at head: nothing to do
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, schema()) == []
     assert (tmp_path / "svc" / "service.db").stat().st_mode & 0o077 == 0
     database.dispose()

@@ -42,6 +42,7 @@ app.add_typer(task_commands.app, name="task")
 app.add_typer(service_commands.token_app, name="token")
 app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)
+app.command("worker")(service_commands.worker)
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.

@@ -23,6 +23,7 @@ from ferry.errors import FerryError, IncompleteError, UsageError
 if TYPE_CHECKING:
     from ferry.service.client import ServiceClient
     from ferry.service.db import Database
+    from ferry.storage.netguard import Policy
 
 DataDir = Annotated[
     Path | None,
@@ -39,6 +40,31 @@ DbUrl = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AllowPrivate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-endpoints",
+        help="Let groups reach loopback, private, link-local and metadata addresses (refused by "
+        "default: a caller could make the service fetch its own network).",
+    ),
+]
+AllowNetwork = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-network",
+        metavar="CIDR",
+        help="A network groups may reach although it is internal (repeatable), e.g. 10.20.0.0/16.",
+    ),
+]
+
+
+def _policy(allow_private: bool, allow_network: list[str] | None) -> Policy:
+    from ferry.storage.netguard import Policy, parse_networks
+
+    try:
+        return Policy(allow_private, parse_networks(allow_network or ()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def serve(
@@ -47,22 +73,16 @@ def serve(
     db: DbUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option("--workers", help="Tasks run at once.", min=1, max=64)] = 2,
-    allow_private: Annotated[
-        bool,
+    scheduler: Annotated[
+        str | None,
         typer.Option(
-            "--allow-private-endpoints",
-            help="Let groups reach loopback, private, link-local and metadata addresses (refused by "
-            "default: a caller could make the service fetch its own network).",
-        ),
-    ] = False,
-    allow_network: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--allow-network",
-            metavar="CIDR",
-            help="A network groups may reach although it is internal (repeatable), e.g. 10.20.0.0/16.",
+            "--scheduler",
+            help="A Dask scheduler (tcp://HOST:8786) whose `ferry worker`s run the chunks. "
+            "[default: an in-process cluster]",
         ),
     ] = None,
+    allow_private: AllowPrivate = False,
+    allow_network: AllowNetwork = None,
     max_groups: Annotated[
         int, typer.Option("--max-groups", help="Task groups one project may keep.", min=1, max=10**9)
     ] = 1000,
@@ -81,7 +101,6 @@ def serve(
     from ferry.service.limits import ProjectLimits
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
-    from ferry.storage.netguard import Policy, parse_networks
 
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -89,10 +108,7 @@ def serve(
         if given is not None and not given.is_file():
             raise UsageError(f"{given}: no such file")
     tls = (str(tls_cert), str(tls_key)) if tls_cert is not None and tls_key is not None else None
-    try:
-        policy = Policy(allow_private, parse_networks(allow_network or ()))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    policy = _policy(allow_private, allow_network)
     with _database_errors(db):
         run_server(
             host,
@@ -100,10 +116,32 @@ def serve(
             (data_dir or default_data_dir()).expanduser(),
             db,
             workers,
-            policy,
-            ProjectLimits(max_groups, max_tasks),
-            tls,
+            scheduler,
+            policy=policy,
+            limits=ProjectLimits(max_groups, max_tasks),
+            tls=tls,
         )
+
+
+def worker(
+    scheduler: Annotated[str, typer.Option("--scheduler", help="The Dask scheduler: tcp://HOST:8786.")],
+    db: DbUrl = None,
+    name: Annotated[str | None, typer.Option("--name", help="This worker's name in `group show`.")] = None,
+    threads: Annotated[int, typer.Option("--threads", help="Chunks run at once.", min=1, max=64)] = 2,
+    allow_private: AllowPrivate = False,
+    allow_network: AllowNetwork = None,
+) -> None:
+    """Run a Dask worker for the migration service's chunks (on any machine that can reach the
+    scheduler, the database and the stores). Logs one line per chunk."""
+    from ferry.service.cluster_worker import run_worker
+    from ferry.storage import netguard
+
+    netguard.install(_policy(allow_private, allow_network))  # a worker fetches what callers name, too
+
+    if not db:
+        raise UsageError("ferry worker needs the service's database: --db URL or FERRY_DB")
+    with _database_errors(db):
+        run_worker(scheduler, db, name, threads)
 
 
 # --- tokens -------------------------------------------------------------------------------------------------
@@ -569,6 +607,15 @@ def _print_group(group: dict[str, Any]) -> None:
         f"last run {group['run_transferred_size']}",
         f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['speed'])}/s",
     ]
+    chunks = group.get("chunks") or {}
+    if chunks:
+        order = ("queued", "running", "stopping", "done")
+        counts = ", ".join(f"{chunks[state]} {state}" for state in order if chunks.get(state))
+        lines.append(f"Chunks:            {counts}")
+    if group.get("workers"):
+        lines.append(f"Workers:           {', '.join(group['workers'])}")
+    if group.get("status") in ("waiting", "executing") and group.get("workers_connected") == 0:
+        lines.append("Waiting for a worker: no worker is connected to the service's cluster")
     print("\n".join(lines), flush=True)
 
 

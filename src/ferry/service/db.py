@@ -21,6 +21,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Text,
     create_engine,
@@ -104,6 +105,18 @@ class Task(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+def schema() -> MetaData:
+    """Every table the migrations build: the service's own, the task journals' and the part records'."""
+    from ferry.tasks.journal import METADATA as JOURNAL
+    from ferry.transfer.record_db import METADATA as RECORDS
+
+    merged = MetaData()
+    for metadata in (Base.metadata, JOURNAL, RECORDS):
+        for table in metadata.tables.values():
+            table.to_metadata(merged)
+    return merged
 
 
 def normalise_url(url: str) -> str:

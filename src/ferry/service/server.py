@@ -1,5 +1,5 @@
-"""``ferry serve``: open (and migrate) the database, fail what a previous run left running, start the
-worker pool and serve the API with uvicorn."""
+"""``ferry serve``: open (and migrate) the database, fail what a previous run left running, connect to the
+Dask cluster (or start the in-process one), start the task drivers and serve the API with uvicorn."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ def default_data_dir() -> Path:
 
 
 def build_service(
-    data_dir: Path, db_url: str | None, workers: int, limits: ProjectLimits | None = None
+    data_dir: Path,
+    db_url: str | None,
+    workers: int,
+    scheduler: str | None = None,
+    limits: ProjectLimits | None = None,
 ) -> Service:
     database = open_database(db_url, data_dir)
     failed = fail_interrupted(database)
@@ -32,7 +36,7 @@ def build_service(
         log.warning(
             "%d task groups were running when the service stopped: they are failed until retried", failed
         )
-    settings = ServiceSettings(data_dir=data_dir, workers=workers)
+    settings = ServiceSettings(data_dir=data_dir, workers=workers, scheduler=scheduler)
     vault = Vault()
     return Service(database, vault, Scheduler(database, vault, settings), settings, limits or ProjectLimits())
 
@@ -43,8 +47,10 @@ def serve(
     data_dir: Path,
     db_url: str | None,
     workers: int,
-    policy: Policy,
-    limits: ProjectLimits,
+    scheduler: str | None = None,
+    *,
+    policy: Policy | None = None,
+    limits: ProjectLimits | None = None,
     tls: tuple[str, str] | None = None,
 ) -> None:
     import uvicorn
@@ -55,9 +61,17 @@ def serve(
     for handler in logging.getLogger().handlers:  # keys and reasons in messages cannot forge lines
         handler.addFilter(EscapingFilter())
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    netguard.install(policy)
-    service = build_service(data_dir, db_url, workers, limits)
-    log.info("data in %s, state in %s, %d workers", data_dir, safe_url(service.database.url), workers)
+    netguard.install(policy or Policy())
+    service = build_service(data_dir, db_url, workers, scheduler, limits)
+    where = f"the Dask cluster at {scheduler}" if scheduler else "an in-process Dask cluster"
+    log.info(
+        "data in %s, state in %s, %d tasks at once on %s",
+        data_dir,
+        safe_url(service.database.url),
+        workers,
+        where,
+    )
+    service.scheduler.start()  # before the server: a scheduler that does not answer ends here, in one line
     try:
         if tls is None and host not in ("127.0.0.1", "::1", "localhost"):
             log.warning("listening on %s without TLS: tokens and keys cross the network in clear", host)

@@ -1,7 +1,7 @@
 """Tokens may expire.
 
-Revision ID: 0002_h11
-Revises: 0001
+Revision ID: 0003_h11
+Revises: 0002
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_h11"
-down_revision = "0001"
+revision = "0003_h11"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

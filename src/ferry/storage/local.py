@@ -164,15 +164,20 @@ class LocalStore:
     def _temp_folder(self, key: str) -> str:
         return str(self.temp_dir) if self.temp_dir is not None else os.path.dirname(os.path.abspath(key))
 
-    def _create_temp(self, key: str) -> tuple[str, int]:
-        """A new temporary file for ``key``: a random name (nobody can plant a link there beforehand),
-        created exclusively and never through a link. Its path (the upload id) and a writable descriptor."""
-        folder = self._temp_folder(key)
+    def _create_temp(self, key: str, folder: str | None = None) -> tuple[str, int]:
+        """A new temporary file for ``key`` (in ``folder``, by default the temporary folder): a random name
+        (nobody can plant a link there beforehand), created exclusively and never through a link. Its path
+        (the upload id) and a writable descriptor. Beside the destination, what a killed run left for the
+        same destination (its part record lost or damaged, so nothing will resume it) is removed."""
+        folder = folder or self._temp_folder(key)
         dir_fd = self._folder(folder)
         try:
-            name = f".{os.path.basename(key)[:100]}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            base = os.path.basename(key)[:100]
+            name = f".{base}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            if self.temp_dir is None:
+                _remove_stale(dir_fd, base, keep=name)
         finally:
             os.close(dir_fd)
         return os.path.join(folder, name), fd
@@ -307,7 +312,7 @@ class LocalStore:
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-                sibling, fd = self._create_temp(final)
+                sibling, fd = self._create_temp(final, os.path.dirname(os.path.abspath(final)))
                 try:
                     with open(temp, "rb") as source, open(fd, "wb") as handle:
                         shutil.copyfileobj(source, handle, 1 << 20)
@@ -396,6 +401,21 @@ class LocalStore:
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
+
+
+def _remove_stale(dir_fd: int, base: str, keep: str) -> None:
+    """Delete ``.<base>.<random>.ferry-tmp`` files of this user in the folder, but ``keep``: one destination
+    is worked on by one run at a time (its part record is locked), so any other is abandoned."""
+    prefix = f".{base}."
+    for entry in os.scandir(dir_fd):
+        if entry.name == keep or not entry.name.startswith(prefix) or not is_temp_name(entry.name):
+            continue
+        if entry.name[len(prefix) : -len(TEMP_SUFFIX)].count(".") != 0:
+            continue  # another destination's, whose name begins like this one's
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.unlink(entry.name, dir_fd=dir_fd)
 
 
 def is_temp_name(path: str) -> bool:

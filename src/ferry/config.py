@@ -161,6 +161,10 @@ def _defaults(path: Path, raw: Any) -> Defaults:
         values[key] = str(value) if key in _SIZE_KEYS and isinstance(value, int) else value
         if obsutil_key == "defaultBigfileThreshold" and "copy_threshold" not in raw:
             values["copy_threshold"] = values[key]
+    for key, value in values.items():
+        problem = _default_problem(key, value)
+        if problem:
+            raise UsageError(f"config file {path}: [defaults] {_name(key)} = {_shown(value)}: {problem}")
     for key in ("jobs", "parallel", "retries", "record_backups"):
         value = values.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -177,6 +181,26 @@ def _defaults(path: Path, raw: Any) -> Defaults:
         return Defaults(**values)
     except TypeError as exc:
         raise UsageError(f"config file {path}: [defaults]: {exc}") from None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _default_problem(key: str, value: Any) -> str | None:
+    """Why a [defaults] value cannot be used, or ``None``."""
+    if key in _SIZE_KEYS:
+        return None if isinstance(value, str) else 'must be a size in quotes, such as "64MiB"'
+    if key in ("checkpoint_dir", "temp_dir"):
+        return None if isinstance(value, str) and value else "must be a folder name in quotes"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if key in ("parallel", "retries", "jobs", "record_backups"):  # their ranges are checked below
+        return None if isinstance(value, int) else "must be a whole number"
+    if key in ("connect_timeout", "read_timeout"):
+        return None if 0 < value <= 86400 else "must be a number of seconds above 0, at most 86400"
+    return None
 
 
 _SIZE_KEYS = ("threshold", "copy_threshold", "part_size", "record_max_size")

@@ -66,13 +66,16 @@ class Service:
     """Variables of the service's own environment, on top of the test's."""
     args: list[str] = field(default_factory=list)
     """More ``ferry serve`` arguments (``--scheduler ADDRESS``, ``--endpoints FILE``)."""
+    serve_args: list[str] = field(default_factory=lambda: ["--allow-private-endpoints"])
+    """Options of ``ferry serve`` besides port, workers and database: the real servers are on loopback."""
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--tls-cert" in self.serve_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def db_args(self) -> list[str]:
         args = ["--data-dir", str(self.data_dir)]
@@ -96,6 +99,7 @@ class Service:
                     str(self.workers),
                     *self.db_args(),
                     *self.args,
+                    *self.serve_args,
                 ],
                 env=ferry_env(self.home, self.env),
                 stdout=log,
@@ -107,7 +111,8 @@ class Service:
             if self.process.poll() is not None:
                 raise AssertionError(f"ferry serve exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=1, trust_env=False).status_code == 200:
+                answer = httpx.get(f"{self.url}/openapi.json", timeout=1, trust_env=False, verify=False)
+                if answer.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -168,6 +173,7 @@ class Api:
             headers=headers,
             timeout=30,
             trust_env=False,
+            verify=False,  # a test's self-signed certificate, when the service speaks TLS
             event_hooks={"response": [self._keep]},
         )
 

@@ -13,7 +13,7 @@ from ferry.storage.direct import ALIGN, PartWriter, open_direct
 
 def write_part(path: Path, offset: int, data: bytes, chunk_sizes: list[int], use_direct: bool) -> None:
     fd = os.open(path, os.O_WRONLY)
-    direct = open_direct(str(path)) if use_direct else None
+    direct = open_direct(fd) if use_direct else None
     if use_direct and direct is None:
         pytest.skip("this filesystem has no O_DIRECT")
     try:

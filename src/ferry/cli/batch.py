@@ -21,6 +21,7 @@ from rich.console import Console
 from ferry.cli.obsutil_text import Parameters, parameter_block, print_task_summary
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
 from ferry.config import Config, ferry_home
+from ferry.display import shown
 from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
 from ferry.storage import StoreOpener
 from ferry.storage.base import Store
@@ -225,6 +226,7 @@ def _open_stores(
             request_payer=settings.payer,
         ),
         temp_dir=_temp_dir(settings.temp_dir or config.defaults.temp_dir),
+        copy_links=settings.copy_links,
         cdn_auth_key=cdn_auth_key,
     )
     url_list = plan.get("type") == "url_list"
@@ -317,10 +319,12 @@ def _print_preview(rows: Iterable[runner.PreviewRow], kind: str, json_output: bo
                 )
             )
         elif row.action == "move":
-            print(f"would {_VERBS[kind]}: {row.source_key} --> {row.dest_key} ({format_size(row.size)})")
+            print(
+                shown(f"would {_VERBS[kind]}: {row.source_key} --> {row.dest_key} ({format_size(row.size)})")
+            )
         else:
             verb = "would skip" if row.action == "skip" else "would fail"
-            print(f"{verb}: {row.source_key}: {row.reason}")
+            print(shown(f"{verb}: {row.source_key}: {row.reason}"))
     summary = {action: {"count": c, "bytes": b} for action, (c, b) in totals.items()}
     if json_output:
         print(json.dumps({"summary": summary}))

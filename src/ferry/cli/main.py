@@ -18,12 +18,14 @@ from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
+from ferry.cli import secrets
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
 from ferry.cli.obsutil_args import translate
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import Config, load_config
+from ferry.display import shown
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
 from ferry.transfer.engine import TransferResult
 from ferry.transfer.events import TransferListener
@@ -82,6 +84,7 @@ def cp(
             "--cdn-auth-key",
             envvar="FERRY_CDN_AUTH_KEY",
             show_default=False,
+            callback=secrets.secret,
             help="Sign http(s) requests for a CDN (type A auth_key). A secret: never stored or shown.",
         ),
     ] = None,
@@ -154,6 +157,14 @@ def cp(
     payer: Annotated[
         str | None, typer.Option("--payer", help="'requester': the requester pays (requester-pays buckets).")
     ] = None,
+    copy_links: Annotated[
+        bool,
+        typer.Option(
+            "-L",
+            "--copy-links",
+            help="-r upload: follow symbolic links (left out with a warning without it).",
+        ),
+    ] = False,
     crr: Annotated[bool, typer.Option("--crr", help="Copy through this machine, never server-side.")] = False,
     bwlimit: Annotated[
         str | None, typer.Option("--bwlimit", help="Bandwidth limit per second, e.g. 20MiB.")
@@ -194,10 +205,11 @@ def cp(
         or jobs is not None
         or output_dir
         or clear
+        or copy_links
     ):
         if not (recursive or recover or url_list):
             raise UsageError(
-                "--include, --exclude, --time-range, --mf, -j, -o and --clear apply to tasks: add -r"
+                "--include, --exclude, --time-range, --mf, -j, -o, -L and --clear apply to tasks: add -r"
             )
         given = {
             "threshold": threshold,
@@ -220,6 +232,7 @@ def cp(
             "exclude": exclude,
             "time_range": time_range,
             "mf": mf,
+            "copy_links": copy_links,
             "output_dir": str(output_dir) if output_dir else None,
             "incremental": incremental,
             "url_list": url_list is not None,
@@ -372,7 +385,7 @@ def version() -> None:
 
 
 def _error(message: str, code: int) -> int:
-    print(f"ferry: error: {message}", file=sys.stderr, flush=True)
+    print(f"ferry: error: {shown(message)}", file=sys.stderr, flush=True)
     return code
 
 

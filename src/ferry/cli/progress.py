@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from ferry.cli.obsutil_text import progress_line
+from ferry.display import shown
 from ferry.tasks.journal import JournalObject
 from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
@@ -59,7 +60,7 @@ class BarListener(TransferListener):
             self.progress.advance(self._task, n)
 
     def notice(self, message: str) -> None:
-        self.progress.console.print(f"ferry: note: {message}", markup=False, highlight=False)
+        self.progress.console.print(f"ferry: note: {shown(message)}", markup=False, highlight=False)
 
 
 class PlainListener(TransferListener):
@@ -75,7 +76,7 @@ class PlainListener(TransferListener):
         self._base = 0
 
     def _line(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        print(shown(text), file=self.stream, flush=True)
 
     def started(self, description: str, total: int, already_done: int) -> None:
         with self._lock:
@@ -107,7 +108,7 @@ class QuietListener(TransferListener):
     """Only notices, on standard error."""
 
     def notice(self, message: str) -> None:
-        print(f"ferry: note: {message}", file=sys.stderr, flush=True)
+        print(f"ferry: note: {shown(message)}", file=sys.stderr, flush=True)
 
 
 class TaskBar(BarListener, TaskProgress):
@@ -137,7 +138,7 @@ class TaskBar(BarListener, TaskProgress):
             self.progress.update(self._task, description=label)
         if not ok:
             self.progress.console.print(
-                f"ferry: failed: {obj.source_key}: {reason}", markup=False, highlight=False
+                shown(f"ferry: failed: {obj.source_key}: {reason}"), markup=False, highlight=False
             )
 
 
@@ -193,4 +194,4 @@ class TaskQuiet(QuietListener, TaskProgress):
 
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
         if not ok:
-            print(f"ferry: failed: {obj.source_key}: {reason}", file=sys.stderr, flush=True)
+            print(shown(f"ferry: failed: {obj.source_key}: {reason}"), file=sys.stderr, flush=True)

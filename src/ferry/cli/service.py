@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ferry.cli import secrets
 from ferry.errors import FerryError, IncompleteError, UsageError
 
 if TYPE_CHECKING:
     from ferry.service.client import ServiceClient
     from ferry.service.db import Database
+    from ferry.storage.netguard import Policy
 
 DataDir = Annotated[
     Path | None,
@@ -33,10 +35,36 @@ DbUrl = Annotated[
         "--db",
         envvar="FERRY_DB",
         show_envvar=True,
+        callback=secrets.database_url,
         help="Database URL: postgresql://USER:PASSWORD@HOST:PORT/DB. [default: SQLite in the data dir]",
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+AllowPrivate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-endpoints",
+        help="Let groups reach loopback, private, link-local and metadata addresses (refused by "
+        "default: a caller could make the service fetch its own network).",
+    ),
+]
+AllowNetwork = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-network",
+        metavar="CIDR",
+        help="A network groups may reach although it is internal (repeatable), e.g. 10.20.0.0/16.",
+    ),
+]
+
+
+def _policy(allow_private: bool, allow_network: list[str] | None) -> Policy:
+    from ferry.storage.netguard import Policy, parse_networks
+
+    try:
+        return Policy(allow_private, parse_networks(allow_network or ()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def serve(
@@ -61,14 +89,46 @@ def serve(
             "and overrides.",
         ),
     ] = None,
+    allow_private: AllowPrivate = False,
+    allow_network: AllowNetwork = None,
+    max_groups: Annotated[
+        int, typer.Option("--max-groups", help="Task groups one project may keep.", min=1, max=10**9)
+    ] = 1000,
+    max_tasks: Annotated[
+        int, typer.Option("--max-tasks", help="Tasks one project may keep.", min=1, max=10**9)
+    ] = 10_000,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; with --tls-key)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
+    from ferry.service.limits import ProjectLimits
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
 
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for given in (tls_cert, tls_key):
+        if given is not None and not given.is_file():
+            raise UsageError(f"{given}: no such file")
+    tls = (str(tls_cert), str(tls_key)) if tls_cert is not None and tls_key is not None else None
+    policy = _policy(allow_private, allow_network)
     with _database_errors(db):
         run_server(
-            host, port, (data_dir or default_data_dir()).expanduser(), db, workers, scheduler, endpoints
+            host,
+            port,
+            (data_dir or default_data_dir()).expanduser(),
+            db,
+            workers,
+            scheduler,
+            endpoints,
+            policy=policy,
+            limits=ProjectLimits(max_groups, max_tasks),
+            tls=tls,
         )
 
 
@@ -77,10 +137,15 @@ def worker(
     db: DbUrl = None,
     name: Annotated[str | None, typer.Option("--name", help="This worker's name in `group show`.")] = None,
     threads: Annotated[int, typer.Option("--threads", help="Chunks run at once.", min=1, max=64)] = 2,
+    allow_private: AllowPrivate = False,
+    allow_network: AllowNetwork = None,
 ) -> None:
     """Run a Dask worker for the migration service's chunks (on any machine that can reach the
     scheduler, the database and the stores). Logs one line per chunk."""
     from ferry.service.cluster_worker import run_worker
+    from ferry.storage import netguard
+
+    netguard.install(_policy(allow_private, allow_network))  # a worker fetches what callers name, too
 
     if not db:
         raise UsageError("ferry worker needs the service's database: --db URL or FERRY_DB")
@@ -99,20 +164,42 @@ def _tokens_db(data_dir: Path | None, db: str | None) -> Database:
     return open_for_tokens(data_dir.expanduser() if data_dir else None, db)
 
 
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``3600``, ``90m``, ``12h``, ``30d`` as seconds; UsageError otherwise."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in "smhd" else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isdigit() or len(number) > 9 or int(number) == 0:
+        raise UsageError(
+            f"invalid --expires-in {text[:40]!r}: expected a duration such as 3600, 90m, 12h or 30d"
+        )
+    return float(int(number) * _DURATION_UNITS[unit])
+
+
 @token_app.command("create")
 def token_create(
     project: Annotated[str, typer.Option("--project", help="The project the token grants.")],
     data_dir: DataDir = None,
     db: DbUrl = None,
     json_output: Json = False,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(
+            "--expires-in", help="Refuse the token after this long: 3600, 90m, 12h, 30d. [default: never]"
+        ),
+    ] = None,
 ) -> None:
     """Issue a token for a project. It is printed once; the service keeps only its hash."""
     from ferry.service.auth import create_token
 
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
     with _database_errors(db):
         database = _tokens_db(data_dir, db)
         try:
-            issued = create_token(database, project)
+            issued = create_token(database, project, lifetime)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         finally:
@@ -146,7 +233,8 @@ def token_list(
         print(json.dumps(rows, indent=2))
         return
     for row in rows:
-        print(f"{row['id']}  project {row['project_id']}  created {_when(row['created_at'])}")
+        expires = f"  expires {_when(row['expires_at'])}" if row.get("expires_at") else ""
+        print(f"{row['id']}  project {row['project_id']}  created {_when(row['created_at'])}{expires}")
 
 
 @token_app.command("rm")
@@ -280,21 +368,32 @@ Server = Annotated[
 Token = Annotated[
     str | None,
     typer.Option(
-        "--token", envvar="FERRY_TOKEN", show_envvar=True, help="X-Auth-Token (ferry token create)."
+        "--token",
+        envvar="FERRY_TOKEN",
+        show_envvar=True,
+        callback=secrets.secret,
+        help="X-Auth-Token (ferry token create); - reads it from standard input.",
     ),
 ]
 Project = Annotated[
     str | None, typer.Option("--project", envvar="FERRY_PROJECT", show_envvar=True, help="Project id.")
 ]
 SrcAk = Annotated[str | None, typer.Option("--src-ak", envvar="FERRY_SRC_AK", help="Source access key.")]
-SrcSk = Annotated[str | None, typer.Option("--src-sk", envvar="FERRY_SRC_SK", help="Source secret key.")]
+SrcSk = Annotated[
+    str | None,
+    typer.Option("--src-sk", envvar="FERRY_SRC_SK", callback=secrets.secret, help="Source secret key."),
+]
 DstAk = Annotated[str | None, typer.Option("--dst-ak", envvar="FERRY_DST_AK", help="Destination access key.")]
-DstSk = Annotated[str | None, typer.Option("--dst-sk", envvar="FERRY_DST_SK", help="Destination secret key.")]
+DstSk = Annotated[
+    str | None,
+    typer.Option("--dst-sk", envvar="FERRY_DST_SK", callback=secrets.secret, help="Destination secret key."),
+]
 SrcConnection = Annotated[
     str | None,
     typer.Option(
         "--src-connection-string",
         envvar="FERRY_SRC_CONNECTION_STRING",
+        callback=secrets.secret,
         help="Azure source's connection string.",
     ),
 ]
@@ -303,6 +402,7 @@ DstConnection = Annotated[
     typer.Option(
         "--dst-connection-string",
         envvar="FERRY_DST_CONNECTION_STRING",
+        callback=secrets.secret,
         help="Azure destination's connection string.",
     ),
 ]
@@ -324,7 +424,12 @@ DstKeyFile = Annotated[
 ]
 CdnKey = Annotated[
     str | None,
-    typer.Option("--cdn-auth-key", envvar="FERRY_CDN_AUTH_KEY", help="URL list: the CDN's key (type A)."),
+    typer.Option(
+        "--cdn-auth-key",
+        envvar="FERRY_CDN_AUTH_KEY",
+        callback=secrets.secret,
+        help="URL list: the CDN's key (type A).",
+    ),
 ]
 Wait = Annotated[
     bool, typer.Option("--wait", help="Wait until the group stops running; exit 8 if it failed.")

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from ferry.config import load_config
+from ferry.display import shown
 from ferry.tasks.journal import TaskInfo, TaskJournal, list_tasks, remove_task
 from ferry.tasks.states import ObjectState
 from ferry.transfer.options import default_checkpoint_dir
@@ -119,7 +120,7 @@ def show_command(
     for state, count in row["counts"].items():
         print(f"{state.capitalize() + ':':<13}{count['count']} objects, {format_size(count['bytes'])}")
     for entry in failed:
-        print(f"failed: {entry['source']}: {entry['reason']}")
+        print(shown(f"failed: {entry['source']}: {entry['reason']}"))
 
 
 @app.command("resume")

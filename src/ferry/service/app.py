@@ -12,6 +12,7 @@ from ferry.service import api_groups, api_meta, api_tasks, errors
 from ferry.service.auth import TokenGate
 from ferry.service.control import Service
 from ferry.service.keys import Sealer
+from ferry.service.limits import BodyLimit
 
 DESCRIPTION = """\
 An OMS-style migration service over ferry's resumable transfer engine. Every call under
@@ -38,4 +39,5 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(api_tasks.router)
     app.include_router(api_meta.router)
     app.add_middleware(TokenGate, database=service.database, sealer=Sealer(service.settings.data_dir))
+    app.add_middleware(BodyLimit)  # the outermost: nothing reads a body before its size is checked
     return app

@@ -49,11 +49,19 @@ class IssuedToken:
     """The token itself: shown once, never stored."""
 
 
-def create_token(database: Database, project_id: str) -> IssuedToken:
+def create_token(database: Database, project_id: str, lifetime: float | None = None) -> IssuedToken:
+    """A new token for ``project_id``, valid for ``lifetime`` seconds (``None``: until revoked)."""
     if not 1 <= len(project_id) <= MAX_PROJECT or "/" in project_id:
         raise ValueError("a project id is 1 to 1024 characters, without '/'")
     token = secrets.token_urlsafe(32)
-    row = Token(id=str(uuid.uuid4()), project_id=project_id, token_hash=hash_token(token), created_at=now())
+    created = now()
+    row = Token(
+        id=str(uuid.uuid4()),
+        project_id=project_id,
+        token_hash=hash_token(token),
+        created_at=created,
+        expires_at=created + lifetime if lifetime is not None else None,
+    )
     with database.session() as session:
         session.add(row)
     return IssuedToken(row.id, project_id, token)
@@ -65,7 +73,7 @@ def list_tokens(database: Database, project_id: str | None = None) -> list[dict[
         if project_id is not None:
             query = query.where(Token.project_id == project_id)
         return [
-            {"id": t.id, "project_id": t.project_id, "created_at": t.created_at}
+            {"id": t.id, "project_id": t.project_id, "created_at": t.created_at, "expires_at": t.expires_at}
             for t in session.scalars(query)
         ]
 
@@ -88,9 +96,14 @@ def check_token(database: Database, project_id: str, token: str | None) -> None:
     if len(token) > MAX_TOKEN:
         raise ApiError(401, TOKEN_UNKNOWN, "the X-Auth-Token is not valid")
     with database.session() as session:
-        owner = session.scalar(select(Token.project_id).where(Token.token_hash == hash_token(token)))
-    if owner is None:
+        found = session.execute(
+            select(Token.project_id, Token.expires_at).where(Token.token_hash == hash_token(token))
+        ).one_or_none()
+    if found is None:
         raise ApiError(401, TOKEN_UNKNOWN, "the X-Auth-Token is not valid")
+    owner, expires = found
+    if expires is not None and expires <= now():
+        raise ApiError(401, TOKEN_UNKNOWN, "the X-Auth-Token has expired: ask for a new one")
     if owner != project_id:
         raise ApiError(403, WRONG_PROJECT, "the token does not grant access to this project")
 

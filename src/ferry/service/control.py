@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient
 
 from ferry.errors import FerryError, UsageError
 from ferry.service import nodes, states, views
+from ferry.service.codes import LIMIT_REACHED
 from ferry.service.db import Database, Task, TaskGroup, now
 from ferry.service.endpoints import EndpointTable
 from ferry.service.errors import (
@@ -29,6 +30,7 @@ from ferry.service.errors import (
     ApiError,
     bad_request,
 )
+from ferry.service.limits import ProjectLimits
 from ferry.service.schemas import (
     PLAIN,
     BandwidthBody,
@@ -56,6 +58,7 @@ class Service:
     scheduler: Scheduler
     settings: ServiceSettings
     endpoints: EndpointTable = field(default_factory=EndpointTable)
+    limits: ProjectLimits = field(default_factory=ProjectLimits)
 
 
 # --- lookups ------------------------------------------------------------------------------------------------
@@ -366,6 +369,7 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         units = split_group(body.task_type, object_key, url_list=url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
+    _check_limits(service, project_id, len(units))
     group_id = str(uuid.uuid4())
     stamp = now()
     # The src record keeps a PREFIX group's prefixes, not a LIST group's keys (nor a URL_LIST group's
@@ -473,6 +477,27 @@ def read_list_file(
         return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise bad_request(f"{where}: not UTF-8 text") from None
+
+
+def _check_limits(service: Service, project_id: str, new_tasks: int) -> None:
+    limits = service.limits
+    with service.database.session() as session:
+        groups = session.scalar(select(func.count()).where(TaskGroup.project_id == project_id)) or 0
+        tasks = session.scalar(select(func.count()).where(Task.project_id == project_id)) or 0
+    if groups >= limits.groups:
+        raise ApiError(
+            400,
+            LIMIT_REACHED,
+            f"the project has {groups} task groups, the most the service keeps for one "
+            "project: delete finished groups first",
+        )
+    if tasks + new_tasks > limits.tasks:
+        raise ApiError(
+            400,
+            LIMIT_REACHED,
+            f"the project has {tasks} tasks and this group would add {new_tasks}: the "
+            f"service keeps at most {limits.tasks} for one project; delete finished groups first",
+        )
 
 
 def stop_group(service: Service, project_id: str, group_id: str) -> None:

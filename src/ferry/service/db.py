@@ -8,7 +8,6 @@ are stored without their keys, and tokens only as SHA-256 hashes.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from ferry.errors import UsageError
+from ferry.private import create_private, private_dir
 
 
 class Base(DeclarativeBase):
@@ -45,6 +45,8 @@ class Token(Base):
     project_id: Mapped[str] = mapped_column(String(1024), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """UNIX time after which the token is refused; ``None``: it does not expire."""
 
 
 class AccessKey(Base):
@@ -173,9 +175,9 @@ class Database:
         parsed = make_url(self.url)
         if parsed.get_backend_name() == "sqlite":
             path = Path(parsed.database or "")
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(path.parent)
             if not path.exists():
-                path.touch(mode=0o600)
+                create_private(path)
             self.engine: Engine = create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30}
             )
@@ -213,8 +215,7 @@ def now() -> float:
 
 def open_database(db_url: str | None, data_dir: Path) -> Database:
     """The service's database, migrated to the current schema."""
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(data_dir, 0o700)
+    private_dir(data_dir)  # an existing folder keeps its mode (--data-dir /tmp must not change /tmp)
     database = Database(db_url or sqlite_url(data_dir))
     database.migrate()
     return database

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from ferry.config import RemoteConfig
 from ferry.errors import CredentialsError, FerryError
 from ferry.service.vault import NodeSecrets
+from ferry.storage import netguard
 from ferry.storage.base import Store
 from ferry.storage.cdnsign import TypeASigner
 from ferry.storage.http import HttpSource
@@ -112,8 +113,17 @@ def check_node(node: Mapping[str, Any], side: str = "src", task_type: str = "PRE
         )
     if endpoint:
         parts = urlsplit(str(endpoint))
+        try:
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            return "the endpoint's port is not a number from 0 to 65535"
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return "the endpoint must be an http:// or https:// URL"
+        if "@" in parts.netloc:
+            return "the endpoint must not carry a user name or password: give the credentials in their fields"
+        refused = netguard.refusal(parts.hostname)
+        if refused:
+            return f"the endpoint is refused: {refused}"
     return None
 
 

@@ -150,7 +150,9 @@ class GroupCreate(_Strict):
     )
     smn_config: SmnConfigIn | None = Field(default=None, description="not supported (notifications)")
     source_cdn: SourceCdnIn | None = Field(default=None, description="not supported yet")
-    migrate_since: int | None = Field(default=None, ge=0, description="only objects modified after (UNIX s)")
+    migrate_since: int | None = Field(
+        default=None, ge=0, le=253_402_300_799, description="only objects modified after (UNIX s)"
+    )
     object_overwrite_mode: OverwriteMode = Field(
         default="SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE",
         description="NO_OVERWRITE: an existing destination object is left alone; SIZE_LAST_MODIFIED_: "

@@ -7,11 +7,15 @@ import logging
 from pathlib import Path
 
 from ferry.config import ferry_home
+from ferry.display import EscapingFilter
 from ferry.service import endpoints
 from ferry.service.control import Service
 from ferry.service.db import Database, open_database, safe_url
+from ferry.service.limits import ProjectLimits
 from ferry.service.vault import Vault
 from ferry.service.worker import Scheduler, ServiceSettings, fail_interrupted
+from ferry.storage import netguard
+from ferry.storage.netguard import Policy
 
 log = logging.getLogger("ferry.service")
 
@@ -26,6 +30,7 @@ def build_service(
     workers: int,
     scheduler: str | None = None,
     endpoints_file: Path | None = None,
+    limits: ProjectLimits | None = None,
 ) -> Service:
     table = endpoints.load(endpoints_file) if endpoints_file is not None else endpoints.EndpointTable()
     database = open_database(db_url, data_dir)
@@ -36,7 +41,9 @@ def build_service(
             "%d task groups were running when the service stopped: they are failed until retried", failed
         )
     vault = Vault()
-    return Service(database, vault, Scheduler(database, vault, settings), settings, table)
+    return Service(
+        database, vault, Scheduler(database, vault, settings), settings, table, limits or ProjectLimits()
+    )
 
 
 def serve(
@@ -47,14 +54,21 @@ def serve(
     workers: int,
     scheduler: str | None = None,
     endpoints_file: Path | None = None,
+    *,
+    policy: Policy | None = None,
+    limits: ProjectLimits | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> None:
     import uvicorn
 
     from ferry.service.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # keys and reasons in messages cannot forge lines
+        handler.addFilter(EscapingFilter())
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    service = build_service(data_dir, db_url, workers, scheduler, endpoints_file)
+    netguard.install(policy or Policy())
+    service = build_service(data_dir, db_url, workers, scheduler, endpoints_file, limits)
     where = f"the Dask cluster at {scheduler}" if scheduler else "an in-process Dask cluster"
     log.info(
         "data in %s, state in %s, %d tasks at once on %s",
@@ -65,7 +79,17 @@ def serve(
     )
     service.scheduler.start()  # before the server: a scheduler that does not answer ends here, in one line
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="info", access_log=True)
+        if tls is None and host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("listening on %s without TLS: tokens and keys cross the network in clear", host)
+        uvicorn.run(
+            create_app(service),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=True,
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
+        )
     finally:
         service.database.dispose()
 

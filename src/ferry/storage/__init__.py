@@ -42,6 +42,8 @@ class StoreOpener:
     config: Config
     settings: ClientSettings = field(default_factory=ClientSettings)
     temp_dir: Path | None = None
+    copy_links: bool = False
+    """Uploads follow symbolic links (``-L``)."""
     _clients: dict[str, tuple[S3Client, str | None]] = field(default_factory=dict)
     cdn_auth_key: str | None = field(default=None, repr=False)
     """Signs every http(s) request (CDN type A); a secret, never shown."""
@@ -59,7 +61,8 @@ class StoreOpener:
     def open(self, location: Location) -> tuple[Store, str]:
         """The store and the key inside it for ``location``."""
         if isinstance(location, LocalLocation):
-            return LocalStore(self.temp_dir), str(location.path)
+            store = LocalStore(self.temp_dir, root=str(location.path), copy_links=self.copy_links)
+            return store, str(location.path)
         if isinstance(location, HttpLocation):
             return self.http_source(), location.url
         assert isinstance(location, RemoteLocation)

@@ -37,13 +37,14 @@ def _buffer() -> memoryview:
     return view
 
 
-def open_direct(path: str) -> int | None:
-    """A second, ``O_DIRECT`` descriptor on ``path``; ``None`` where the filesystem (or OS) has none."""
+def open_direct(fd: int) -> int | None:
+    """A second, ``O_DIRECT`` descriptor on the file open as ``fd`` (reopened through ``/proc``, so no
+    path is looked up again); ``None`` where the filesystem (or OS) has none."""
     flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
+    if not flag or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(path, os.O_WRONLY | flag)
+        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | flag)
     except OSError as exc:
         if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
             return None

@@ -47,6 +47,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.cdnsign import TypeASigner
+from ferry.storage.netguard import refused_address
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
 from ferry.urls import canonical_url
@@ -140,6 +141,9 @@ class HttpSource:
 
     def _network_error(self, key: str, exc: BaseException) -> FerryError:
         where = self.url(key)
+        refused = refused_address(exc)
+        if refused is not None:
+            return TransferError(self._safe(f"{where}: {refused}"))
         if isinstance(exc, urllib3.exceptions.SSLError):
             return TransferError(self._safe(f"{where}: TLS failed: {_describe(exc)}"))
         if isinstance(exc, urllib3.exceptions.ResponseError):  # too many redirects
@@ -214,8 +218,7 @@ class HttpSource:
             self._raise_for_status(response, key)
             if response.status == 206:
                 match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-                if match and match[3] != "*":
-                    response.read()
+                if match and match[3] != "*":  # the body is not read: _finish closes a large one
                     return self._info(key, int(match[3]), response)
             length = response.headers.get("Content-Length")
             if response.status == 200 and length is not None and length.strip().isdigit():
@@ -273,11 +276,18 @@ class HttpSource:
                     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
                     if not match or int(match[1]) != offset or int(match[2]) != offset + length - 1:
                         raise TransferError(f"{where}: the server answered another byte range than asked")
+                    announced = response.headers.get("Content-Length")
+                    if announced is not None and announced.strip() != str(length):
+                        raise TransferError(f"{where}: the answer's length differs from its range")
                 else:
                     raise TransferError(f"{where}: unexpected answer HTTP {response.status} to a ranged read")
-                data = response.read()
+                # Never more than asked for, plus one byte to see an overrun: a hostile or broken server's
+                # endless body must not fill the memory.
+                data = response.read(length + 1)
             finally:
                 _finish(response)
+        if len(data) > length:
+            raise TransferError(f"{where}: the server sent more bytes than the range it was asked for")
         if len(data) != length:
             raise RetryableError(f"{where}: short read at offset {offset}: {len(data)} of {length} bytes")
         return data

@@ -3,8 +3,9 @@
 Nothing ever appears at a destination path until it is whole: a single write goes to a temporary file that
 is fsynced and renamed; a multipart "upload" is a temporary file preallocated to the full size (so a full
 disk is found before the first byte moves), written part by part at each part's offset, fsynced and renamed
-on completion. The temporary file's path is the upload id, kept in the part record, so a later run writes
-the missing parts into the same file.
+on completion. The temporary file's name is random and created exclusively, never through a link; its path
+is the upload id, kept in the part record, so a later run writes the missing parts into the same file (after
+checking it is still a regular file of this user's).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
+import secrets
 import shutil
+import stat
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 
@@ -41,6 +45,10 @@ from ferry.transfer.parts import Span
 from ferry.units import format_size
 
 TEMP_SUFFIX = ".ferry-tmp"
+MAX_SKIPPED = 10_000
+_TEMP_NAME = re.compile(r"^\..*\.[0-9a-f]{16}\.ferry-tmp$|^\..*\.[0-9a-f]{12}\.ferry-tmp$", re.DOTALL)
+"""``.<name>.<16 random hex digits>.ferry-tmp``, and the 12-digit hashed names earlier versions used (a
+killed run of one may have left such a file)."""
 
 
 class LocalStore:
@@ -55,8 +63,15 @@ class LocalStore:
         writes_chunks=True,
     )
 
-    def __init__(self, temp_dir: Path | None = None) -> None:
+    def __init__(
+        self, temp_dir: Path | None = None, root: str | None = None, *, copy_links: bool = False
+    ) -> None:
         self.temp_dir = temp_dir
+        self.copy_links = copy_links
+        self.skipped: list[tuple[str, str]] = []
+        """Paths a listing left out, and why (reported as warnings)."""
+        self.root = root
+        """The folder a recursive download writes below (no link below it is followed)."""
 
     def url(self, key: str) -> str:
         return key
@@ -110,26 +125,94 @@ class LocalStore:
     def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
         return one_chunk(self.read_range(key, offset, length, if_match=if_match))
 
-    def _temp_path(self, key: str) -> str:
-        """The one temporary path for a destination. Being derived from the destination alone, a later run
-        finds (and reuses or overwrites) what a killed run left, even when its part record is lost."""
-        target = Path(key).absolute()
-        folder = self.temp_dir or target.parent
-        if self.temp_dir is not None:
-            self.temp_dir.mkdir(parents=True, exist_ok=True)  # obsutil's -tempFileDir need not exist yet
-        tag = hashlib.sha256(str(target).encode("utf-8", "surrogateescape")).hexdigest()[:12]
-        return str(folder / f".{target.name[:100]}.{tag}{TEMP_SUFFIX}")
+    def _folder(self, path: str) -> int:
+        """A descriptor on the folder ``path``, created as needed. Below this store's root every folder is
+        created and entered without following symbolic links: a link planted inside the destination (``dl/
+        link -> /elsewhere``) cannot make a key write outside it. The root and what is above it are the
+        user's to choose, links included."""
+        path = os.path.abspath(path)
+        root = os.path.abspath(self.root) if self.root else None
+        if root is None or not (path + os.sep).startswith(root + os.sep):
+            os.makedirs(path, exist_ok=True)
+            return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        os.makedirs(root, exist_ok=True)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        walked = root
+        try:
+            for part in path[len(root) :].split(os.sep):
+                if not part:
+                    continue
+                walked = os.path.join(walked, part)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                try:
+                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(walked):
+                        raise TransferError(
+                            f"{walked} is a symbolic link: not followed below the destination, so the key "
+                            "is not written"
+                        ) from None
+                    raise
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _temp_folder(self, key: str) -> str:
+        return str(self.temp_dir) if self.temp_dir is not None else os.path.dirname(os.path.abspath(key))
+
+    def _create_temp(self, key: str, folder: str | None = None) -> tuple[str, int]:
+        """A new temporary file for ``key`` (in ``folder``, by default the temporary folder): a random name
+        (nobody can plant a link there beforehand), created exclusively and never through a link. Its path
+        (the upload id) and a writable descriptor. Beside the destination, what a killed run left for the
+        same destination (its part record lost or damaged, so nothing will resume it) is removed."""
+        folder = folder or self._temp_folder(key)
+        dir_fd = self._folder(folder)
+        try:
+            base = os.path.basename(key)[:100]
+            name = f".{base}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+            if self.temp_dir is None:
+                _remove_stale(dir_fd, base, keep=name)
+        finally:
+            os.close(dir_fd)
+        return os.path.join(folder, name), fd
+
+    def _open_temp(self, key: str, upload_id: str, flags: int) -> int:
+        """Reopen a temporary file of an earlier run: never through a link, and only a regular file of this
+        user's (a part record could be edited to name any file)."""
+        dir_fd = self._folder(os.path.dirname(upload_id))
+        try:
+            fd = os.open(os.path.basename(upload_id), flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except FileNotFoundError:
+            raise UploadGoneError(f"{key}: the temporary file {upload_id} disappeared") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UploadGoneError(
+                    f"{key}: the temporary file {upload_id} was replaced by a link"
+                ) from None
+            raise
+        finally:
+            os.close(dir_fd)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or not is_temp_name(upload_id):
+            os.close(fd)
+            raise UploadGoneError(f"{key}: {upload_id} is not a temporary file of ferry's")
+        return fd
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
         with self._errors(key, "writing"):
-            Path(key).parent.mkdir(parents=True, exist_ok=True)
-            temp = self._temp_path(key)
+            temp, fd = self._create_temp(key)
             try:
-                with open(temp, "wb") as handle:
+                with open(fd, "wb") as handle:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
-                _commit(temp, key)
+                self._commit(temp, key)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
@@ -138,10 +221,8 @@ class LocalStore:
 
     def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
         with self._errors(key, "preparing the download"):
-            Path(key).parent.mkdir(parents=True, exist_ok=True)
-            temp = self._temp_path(key)
-            Path(temp).parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(self._folder(os.path.dirname(os.path.abspath(key))))  # no link on the way
+            temp, fd = self._create_temp(key)
             try:
                 if size:
                     try:
@@ -168,11 +249,8 @@ class LocalStore:
 
     def upload_part_chunks(self, key: str, upload_id: str, span: Span, chunks: Chunks) -> PartResult:
         with self._errors(upload_id, "writing"):
-            try:
-                fd = os.open(upload_id, os.O_WRONLY)
-            except FileNotFoundError:
-                raise UploadGoneError(f"{key}: the temporary file {upload_id} disappeared") from None
-            direct = open_direct(upload_id)
+            fd = self._open_temp(key, upload_id, os.O_WRONLY)
+            direct = open_direct(fd)
             try:
                 writer = PartWriter(fd, direct, span.offset)
                 received = 0
@@ -200,10 +278,10 @@ class LocalStore:
         raise UnsupportedError("the local filesystem has no server-side copy")
 
     def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
-        try:
-            actual = os.stat(upload_id).st_size
-        except FileNotFoundError:
-            raise UploadGoneError(f"{key}: the temporary file {upload_id} is gone") from None
+        with self._errors(upload_id, "resuming"):
+            fd = self._open_temp(key, upload_id, os.O_RDONLY)
+            actual = os.fstat(fd).st_size
+            os.close(fd)
         if actual != size:
             raise UploadGoneError(f"{key}: the temporary file {upload_id} has the wrong size")
         return None
@@ -213,17 +291,47 @@ class LocalStore:
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
         with self._errors(key, "finishing the download"):
-            fd = os.open(upload_id, os.O_RDONLY)
+            fd = self._open_temp(key, upload_id, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            _commit(upload_id, key)
+            self._commit(upload_id, key)
         return ""
 
+    def _commit(self, temp: str, final: str) -> None:
+        """Move a complete, fsynced temporary file to its final path atomically, and make the rename
+        durable. The rename replaces whatever is at the final name (a link planted there included: it is
+        never written through). A temporary folder on another filesystem is crossed by copying to a new
+        temporary file beside the final path first."""
+        dir_fd = self._folder(os.path.dirname(os.path.abspath(final)))
+        name = os.path.basename(final)
+        try:
+            try:
+                os.replace(temp, name, dst_dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                sibling, fd = self._create_temp(final, os.path.dirname(os.path.abspath(final)))
+                try:
+                    with open(temp, "rb") as source, open(fd, "wb") as handle:
+                        shutil.copyfileobj(source, handle, 1 << 20)
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                    os.replace(os.path.basename(sibling), name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(sibling)
+                    raise
+                os.unlink(temp)
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(upload_id)
+        if is_temp_name(upload_id):  # an edited part record must not make ferry delete another file
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(upload_id)
 
     def copy_object(
         self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
@@ -235,51 +343,82 @@ class LocalStore:
             os.unlink(key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Walk the directory ``prefix`` depth-first in name order. Symbolic links to directories are not
-        followed (no loops); temporary files of unfinished downloads are not listed."""
+        """Walk the directory ``prefix`` depth-first in name order, without recursion (a tree thousands
+        of levels deep is fine). Symbolic links are followed only with ``copy_links`` (``-L``), each folder
+        once; otherwise they are left out, as are ferry's own temporary files and what is not a regular
+        file, each with a line in :attr:`skipped`."""
         with self._errors(prefix, "listing"):
-            entries = sorted(os.scandir(prefix), key=lambda e: e.name)
-        for entry in entries:
-            if entry.name.endswith(TEMP_SUFFIX):
+            top = os.stat(prefix)
+        visited = {(top.st_dev, top.st_ino)}
+        stack: list[Iterator[os.DirEntry[str]]] = []
+        with self._errors(prefix, "listing"):
+            stack.append(iter(sorted(os.scandir(prefix), key=lambda e: e.name)))
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
                 continue
             with self._errors(entry.path, "listing"):
-                if entry.is_dir(follow_symlinks=False):
-                    if not any(True for _ in os.scandir(entry.path)):
-                        st = entry.stat(follow_symlinks=False)
-                        yield ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
-                    else:
-                        yield from self.list(entry.path)
-                    continue
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
-            yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+                found = self._listed(entry, visited)
+            if isinstance(found, ObjectInfo):
+                yield found
+            elif found is not None:
+                stack.append(found)
+
+    def _listed(
+        self, entry: os.DirEntry[str], visited: set[tuple[int, int]]
+    ) -> ObjectInfo | Iterator[os.DirEntry[str]] | None:
+        """What one directory entry adds to a listing: an object, a folder's entries to walk, or nothing."""
+        if is_temp_name(entry.name):
+            self._skip(entry.path, "a temporary file of an unfinished ferry download: not uploaded")
+            return None
+        link = entry.is_symlink()
+        if link and not self.copy_links:
+            self._skip(entry.path, "a symbolic link: not followed (give -L to copy what links point to)")
+            return None
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            self._skip(entry.path, "a symbolic link to nothing: not uploaded")
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in visited:
+                self._skip(entry.path, "a link to a folder already listed: not followed again")
+                return None
+            visited.add((st.st_dev, st.st_ino))
+            entries = sorted(os.scandir(entry.path), key=lambda e: e.name)
+            if not entries:
+                return ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
+            return iter(entries)
+        if not stat.S_ISREG(st.st_mode):
+            self._skip(entry.path, "not a regular file: not uploaded")
+            return None
+        return ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+
+    def _skip(self, path: str, why: str) -> None:
+        if len(self.skipped) < MAX_SKIPPED:
+            self.skipped.append((path, why))
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
 
 
-def _commit(temp: str, final: str) -> None:
-    """Move a complete, fsynced temporary file to its final path atomically, and make the rename durable.
-    A temporary folder on another filesystem is crossed by copying to a sibling of the final path first."""
-    try:
-        os.replace(temp, final)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        sibling = f"{final}{TEMP_SUFFIX}"
-        try:
-            shutil.copyfile(temp, sibling)
-            with open(sibling, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(sibling, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(sibling)
-            raise
-        os.unlink(temp)
-    dir_fd = os.open(os.path.dirname(os.path.abspath(final)), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def _remove_stale(dir_fd: int, base: str, keep: str) -> None:
+    """Delete ``.<base>.<random>.ferry-tmp`` files of this user in the folder, but ``keep``: one destination
+    is worked on by one run at a time (its part record is locked), so any other is abandoned."""
+    prefix = f".{base}."
+    for entry in os.scandir(dir_fd):
+        if entry.name == keep or not entry.name.startswith(prefix) or not is_temp_name(entry.name):
+            continue
+        if entry.name[len(prefix) : -len(TEMP_SUFFIX)].count(".") != 0:
+            continue  # another destination's, whose name begins like this one's
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.unlink(entry.name, dir_fd=dir_fd)
+
+
+def is_temp_name(path: str) -> bool:
+    """Whether a file name is one of ferry's temporary files, by its exact pattern (a user's own
+    ``report.ferry-tmp`` is not)."""
+    return _TEMP_NAME.match(os.path.basename(path)) is not None

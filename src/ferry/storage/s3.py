@@ -41,6 +41,7 @@ from ferry.storage.base import (
     WriteOptions,
     md5_hex_to_b64,
 )
+from ferry.storage.netguard import refused_address
 from ferry.transfer.parts import Span
 
 if TYPE_CHECKING:
@@ -437,6 +438,9 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
         return UsageError(f"{where}: {' '.join(str(exc).split())}")
     if isinstance(exc, botocore.exceptions.FlexibleChecksumError):
         return RetryableError(f"{where}: checksum of the received data did not match; will retry")
+    refused = refused_address(exc)
+    if refused is not None:
+        return TransferError(f"{where}: {refused}")
     if isinstance(exc, _NETWORK_ERRORS):
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return RetryableError(f"{where}: network error talking to {endpoint}: {reason}")

@@ -68,6 +68,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ferry.errors import FerryError, TaskNotFoundError, TransferError
+from ferry.private import create_private, private_dir
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, OBJECT_STATES, UNFINISHED, ObjectState, TaskState
 
@@ -294,13 +295,14 @@ class TaskJournal:
     ) -> TaskJournal:
         """A new per-task journal file under ``directory``."""
         path = journal_path(directory, task_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if path.exists():
             raise TransferError(f"task {task_id} already exists")
         # Built aside and linked into place whole: a reader (or a crash) never meets a journal without
         # its tables, and an existing journal is never replaced.
         staging = path.with_name(f"{path.name}.new")
         staging.unlink(missing_ok=True)
+        create_private(staging)  # SQLite gives the -wal and -shm files the journal's mode
         building = _sqlite_engine(staging)
         try:
             with building.begin() as connection:

@@ -131,6 +131,8 @@ def prepare(run: TaskRun) -> Prepared:
         )
         journal.add_planned(objects, run.chunk_policy)
         journal.finish_listing()
+        _report_skipped(run)
+    recheck = run.mode == RunMode.RECHECK
     if recheck:
         journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
     rule = skip.run_rule(settings, recheck)
@@ -165,6 +167,18 @@ def run_task(run: TaskRun, execute: Executor = execute_here) -> RunResult:
     state = final_state(outcome, counts)
     journal.set_state(state)
     return RunResult(outcome, state, counts)
+
+
+def _report_skipped(run: TaskRun) -> None:
+    """What the source's listing left out (links, ferry's own temporary files): a warning each."""
+    skipped: list[tuple[str, str]] = getattr(run.source, "skipped", [])
+    for path, why in skipped:
+        if run.reports is not None:
+            run.reports.warning(path, "", why)
+    if skipped:
+        run.progress.notice(
+            f"{len(skipped)} entries left out of the listing, such as {skipped[0][0]}: {skipped[0][1]}"
+        )
 
 
 def final_state(outcome: runner.TaskOutcome, counts: Mapping[ObjectState, StateCount]) -> TaskState:

@@ -11,24 +11,38 @@ task journal, not these files, is what ``--recover`` reads. A file that reaches 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import threading
 import time
 from pathlib import Path
 from typing import TextIO
+
+from ferry.private import open_private, private_dir
 
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 DEFAULT_MAX_FILES = 1024
 KINDS = ("succeed", "failed", "warning")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\\\\]")
+_NAMED = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
 def escape_field(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    """A field as one tab-free line: a backslash doubled, tab, newline and carriage return as ``\\t``,
+    ``\\n``, ``\\r``, every other control character as ``\\xNN``. Reversible (:func:`unescape_field`)."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def unescape_field(text: str) -> str:
     out, i = [], 0
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):
+            if text[i + 1] == "x" and re.fullmatch("[0-9a-f]{2}", text[i + 2 : i + 4]):
+                out.append(chr(int(text[i + 2 : i + 4], 16)))
+                i += 4
+                continue
             out.append({"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}.get(text[i + 1], "\\" + text[i + 1]))
             i += 2
         else:
@@ -67,7 +81,8 @@ class _RotatingFile:
         if len(self.paths) > self.max_files:
             with contextlib.suppress(FileNotFoundError):
                 self.paths.pop(0).unlink()
-        self._handle = open(path, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+        self._handle = open(fd, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
         self._size = 0
 
     def close(self) -> None:
@@ -99,7 +114,7 @@ class ReportWriter:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(output_dir)
         stamp = _unused_stamp(output_dir, command, task_id)
         self.files = {
             kind: _RotatingFile(

@@ -65,6 +65,8 @@ class TaskSettings:
     exclude: tuple[str, ...] = ()
     time_range: str | None = None
     mf: bool = False
+    copy_links: bool = False
+    """An upload follows symbolic links (``-L``); without it they are left out with a warning."""
     modified_after: float | None = None
     """Only objects modified strictly after this UNIX time (the service's ``migrate_since``)."""
     incremental: bool = False

@@ -13,15 +13,17 @@ a few at once, in list order); a URL whose HEAD fails is planned anyway and the 
 
 Source keys are the URLs themselves, canonical (:func:`ferry.urls.canonical_url`): the journal holds the full
 URL, and one :class:`~ferry.storage.http.HttpSource` serves every host. A URL listed twice is planned once
-(the journal's source keys are unique): the first line's destination wins.
+(the journal's source keys are unique): the first line's destination wins. A line naming a destination key
+an earlier line named fails, with both line numbers in its reason: one key is written by one line only.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ferry.errors import FerryError, NotFoundError, UsageError
@@ -53,7 +55,8 @@ def parse_line(number: int, text: str) -> UrlListEntry:
 
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # kept with its bad bytes as \xNN, so the journal and reports can hold it
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         return bad("the line is not valid UTF-8")
     url_text, tab, key = text.partition("\t")
     if not tab:
@@ -132,9 +135,27 @@ def planned_url_objects(
             return None
         return PlannedObject(entry.url, target, info.size, info.mtime, info.etag)
 
-    for planned in _in_order(row, entries, max(1, workers)):
+    for planned in _in_order(row, _one_line_per_key(entries), max(1, workers)):
         if planned is not None:
             yield planned
+
+
+def _one_line_per_key(entries: Iterable[UrlListEntry]) -> Iterator[UrlListEntry]:
+    """Entries, with a line naming a destination key an earlier line already named turned into a failed
+    one: two transfers of a task must never write one destination (their parts would interleave). Holds a
+    digest per key, not the keys."""
+    first: dict[bytes, int] = {}
+    for entry in entries:
+        if entry.problem is None:
+            digest = hashlib.blake2b(entry.key.encode("utf-8", "surrogateescape"), digest_size=12).digest()
+            earlier = first.setdefault(digest, entry.line)
+            if earlier != entry.line:
+                problem = (
+                    f"URL list line {entry.line}: line {earlier} already names the same destination key; "
+                    "each key may be written by one line only"
+                )
+                entry = replace(entry, url="", key="", problem=problem)
+        yield entry
 
 
 def _in_order(

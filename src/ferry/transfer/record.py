@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ferry.errors import RecordDamagedError, TransferError
+from ferry.private import open_private, private_dir
 from ferry.storage.base import PartResult
 
 FORMAT_VERSION = 1
@@ -98,7 +99,7 @@ class RecordLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -217,9 +218,9 @@ class FileRecordSlot:
 
     def create(self, header: RecordHeader) -> PartRecord:
         path = self.path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         temp = path.with_suffix(".new")
-        with open(temp, "w", encoding="ascii") as handle:
+        with open(open_private(temp, os.O_WRONLY | os.O_TRUNC), "w", encoding="ascii") as handle:
             handle.write(_line(asdict(header)))
             handle.flush()
             os.fsync(handle.fileno())

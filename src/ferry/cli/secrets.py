@@ -1,0 +1,94 @@
+"""Secrets given to the CLI without putting them on its command line, where every local user sees them in
+the process list. Each secret option takes its value from, in order: the option (``-`` reads one line of
+standard input), its environment variable (``FERRY_SRC_SK``), or a file the variable's ``_FILE`` form names
+(``FERRY_SRC_SK_FILE=/run/secrets/sk``). A secret typed as the option's value still works, with a one-line
+warning."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ferry.errors import UsageError
+
+_warned: set[str] = set()
+_stdin_used: list[str] = []
+
+
+def _flag(param: click.Parameter) -> str:
+    return max(param.opts, key=len) if param.opts else str(param.name)
+
+
+def _read_stdin(flag: str) -> str:
+    if _stdin_used:
+        raise UsageError(f"{flag} -: standard input already gave {_stdin_used[0]}; give only one secret as -")
+    _stdin_used.append(flag)
+    line = sys.stdin.readline()
+    if not line.strip():
+        raise UsageError(f"{flag} -: nothing was read from standard input")
+    return line.rstrip("\r\n")
+
+
+def read_secret_file(path: str, what: str) -> str:
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not readable UTF-8 text"
+        raise UsageError(f"{what}: cannot read {path}: {reason}") from None
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise UsageError(f"{what}: the file {path} is empty")
+    return value
+
+
+def warn_on_command_line(flag: str, envvar: str | None) -> None:
+    if flag in _warned:
+        return
+    _warned.add(flag)
+    instead = f"{envvar}, {envvar}_FILE or {flag} - (standard input)" if envvar else f"{flag} -"
+    print(
+        f"ferry: warning: {flag} on the command line is visible to every local user; use {instead}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Typer callback of a secret option (see the module's docstring)."""
+    return _resolve(ctx, param, value, lambda _: True)
+
+
+def database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--db``: like a secret, but a URL without a password on the command line is no secret."""
+    return _resolve(ctx, param, value, _has_password)
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password is not None
+    except (ArgumentError, ValueError):
+        return "@" in url
+
+
+def _resolve(
+    ctx: click.Context, param: click.Parameter, value: str | None, sensitive: Callable[[str], bool]
+) -> str | None:
+    flag = _flag(param)
+    envvar = param.envvar if isinstance(param.envvar, str) else None
+    if value is None:
+        path = os.environ.get(f"{envvar}_FILE") if envvar else None
+        return read_secret_file(path, f"{envvar}_FILE") if path else None
+    if value == "-":
+        return _read_stdin(flag)
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    # Compared by name: Typer may carry a click of its own, with its own enum.
+    if getattr(source, "name", None) == "COMMANDLINE" and sensitive(value):
+        warn_on_command_line(flag, envvar)
+    return value

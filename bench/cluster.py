@@ -160,6 +160,7 @@ def main() -> None:
                             f"w{count}-{k}",
                             "--threads",
                             "2",
+                            "--allow-private-endpoints",
                         ],
                         work / f"w{count}-{k}.log",
                         env,

@@ -233,10 +233,12 @@ class LocalStore:
             os.unlink(key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Walk the directory ``prefix`` depth-first in name order. Symbolic links to directories are not
-        followed (no loops); temporary files of unfinished downloads are not listed."""
+        """Walk the directory ``prefix`` depth-first in the object stores' key order (bytes of the UTF-8
+        path, a directory's files after ``name/``: ``a.txt`` before ``a/b``), so a listing of files and one of
+        a bucket can be merged side by side. Symbolic links to directories are not followed (no loops);
+        temporary files of unfinished downloads are not listed."""
         with self._errors(prefix, "listing"):
-            entries = sorted(os.scandir(prefix), key=lambda e: e.name)
+            entries = sorted(os.scandir(prefix), key=_key_order)
         for entry in entries:
             if entry.name.endswith(TEMP_SUFFIX):
                 continue
@@ -255,6 +257,16 @@ class LocalStore:
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
+
+
+def _key_order(entry: os.DirEntry[str]) -> bytes:
+    """Where an entry's keys fall in byte order: a directory's all start with ``name/``."""
+    try:
+        folder = entry.is_dir(follow_symlinks=False)
+    except OSError:
+        folder = False
+    name = entry.name + "/" if folder else entry.name
+    return name.encode("utf-8", "surrogateescape")
 
 
 def _commit(temp: str, final: str) -> None:

@@ -21,6 +21,7 @@ from ferry.api import prepare_transfer
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
+from ferry.cli.check import check as check_command
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.config import load_config
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
@@ -40,6 +41,7 @@ app.add_typer(task_commands.app, name="task")
 app.add_typer(service_commands.token_app, name="token")
 app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)
+app.command("check")(check_command)
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.
@@ -372,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)
             return EXIT_INTERRUPTED if status == 130 else status
     except ClickUsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the usage is already printed: no empty error line
+            return UsageError.exit_code
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         return _error(" ".join(message.split()), UsageError.exit_code)

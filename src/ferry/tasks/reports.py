@@ -96,6 +96,7 @@ class ReportWriter:
         task_id: str,
         *,
         command: str = "cp",
+        kinds: tuple[str, ...] = KINDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
@@ -105,9 +106,13 @@ class ReportWriter:
             kind: _RotatingFile(
                 output_dir / f"{command}_{kind}_report_{stamp}_{task_id}.txt", max_bytes, max_files
             )
-            for kind in KINDS
+            for kind in kinds
         }
         self._lock = threading.Lock()
+
+    def row(self, kind: str, *fields: object) -> None:
+        """One line in the ``kind`` file: the UTC time, then the fields, tab-separated and escaped."""
+        self._row(kind, *fields)
 
     def _row(self, kind: str, *fields: object) -> None:
         line = "\t".join([_utc(time.time()), *(escape_field(str(f)) for f in fields)]) + "\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ def run_batch(
     dry_run: bool = False,
     json_output: bool = False,
     cdn_auth_key: str | None = None,
+    confirm_delete: Callable[[int, int], bool] | None = None,
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
@@ -120,6 +121,7 @@ def run_batch(
         progress = TaskLines()
     run = TaskRun(journal, src_store, dst_store, settings, config.defaults, progress, reports=reports)
     run.run_filter = run_filter
+    run.confirm_delete = confirm_delete
     try:
         with progress if isinstance(progress, TaskBar) else contextlib.nullcontext():
             result = run_task(run)
@@ -264,6 +266,7 @@ def _summary_json(
         "skipped": outcome.skipped,
         "succeed_bytes": outcome.succeed_bytes,
         "transferred": outcome.transferred,
+        "deleted": outcome.deleted,
         "elapsed": round(outcome.elapsed, 3),
         "objects": {str(name): {"count": c.count, "bytes": c.bytes} for name, c in final.items()},
         "reports": {kind: [str(p) for p in paths] for kind, paths in reports.items() if paths},
@@ -321,6 +324,8 @@ def print_task_summary(outcome: runner.TaskOutcome) -> None:
     print(f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}")
     if outcome.skipped:
         print(f"Skip count:         {outcome.skipped} (up to date, not moved)")
+    if outcome.deleted:
+        print(f"Deleted count:      {outcome.deleted} (not at the source)")
     print(f"Succeed bytes:      {outcome.succeed_bytes} ({format_size(outcome.succeed_bytes)})")
     print(f"Transferred bytes:  {outcome.transferred} ({format_size(outcome.transferred)})")
     print(

@@ -8,7 +8,9 @@ and the migration service:
 3. put objects back to pending when the run checks every object again (:class:`RunMode`);
 4. skip what the destination already has, by the run's rule (:mod:`ferry.tasks.skip`);
 5. move the unfinished objects (:func:`ferry.tasks.runner.run`);
-6. decide and record the task's state.
+6. for ``sync --delete``, once every object succeeded, delete what the destination has and the source does
+   not (:mod:`ferry.tasks.sync`);
+7. decide and record the task's state.
 
 Callers open (or create) the journal, open the two stores and say how progress and reports are shown;
 everything between is here, once. A run stopped by a stop request, or by Ctrl-C, leaves the task
@@ -24,13 +26,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ferry.config import Defaults
-from ferry.errors import InterruptedTransfer, NotFoundError
+from ferry.errors import InterruptedTransfer, NotFoundError, UsageError
 from ferry.storage.base import Store
-from ferry.tasks import runner, skip
+from ferry.tasks import runner, skip, sync
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
 from ferry.tasks.keys import folder_prefix
-from ferry.tasks.plan import UrlListPlan, plan_from_dict, planned_objects
+from ferry.tasks.plan import ListingPlan, UrlListPlan, plan_from_dict, planned_objects
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, ObjectState, TaskState
@@ -62,6 +64,8 @@ class TaskRun:
     run_filter: ObjectFilter | None = None
     """Filters given to this run only (a recover's ``--include`` ...): objects they leave out are not
     attempted now and keep their state."""
+    confirm_delete: Callable[[int, int], bool] | None = None
+    """Asked ``(count, bytes)`` before ``sync --delete`` deletes anything; ``False`` deletes nothing."""
     check_access: bool = False
     """Ask each side for one listing page first (the service does: a group with wrong keys fails once)."""
     chunk_policy: ChunkPolicy = field(default_factory=ChunkPolicy)
@@ -135,8 +139,48 @@ def run_task(run: TaskRun) -> RunResult:
     counts = journal.counts()
     outcome.skipped = counts[ObjectState.SKIPPED].count
     state = final_state(outcome, counts)
+    if state == TaskState.SUCCEEDED and settings.delete_extras:
+        state = _delete_extras(run, outcome, options.retry)
     journal.set_state(state)
     return RunResult(outcome, state, counts)
+
+
+def _delete_extras(run: TaskRun, outcome: runner.TaskOutcome, retry: RetryPolicy) -> TaskState:
+    """The delete half of a sync, once every copy succeeded: ``succeeded`` or ``interrupted``; an error
+    (a listing that failed, too many to delete) leaves the task failed, so a recover tries again."""
+    plan = plan_from_dict(run.journal.info().plan)
+    if not isinstance(plan, ListingPlan) or not plan.folder:
+        raise UsageError("--delete applies to a sync of a folder or prefix")
+    reports = run.reports
+
+    def deleted(extra: sync.Extra) -> None:
+        if reports is not None:
+            reports.deleted(extra.key, extra.size)
+
+    try:
+        result = sync.delete_extras(
+            run.source,
+            run.destination,
+            plan,
+            run.settings.object_filter(),
+            max_delete=run.settings.max_delete,
+            retry=retry,
+            stop=run.stop,
+            confirm=run.confirm_delete,
+            deleted=deleted,
+        )
+    except InterruptedTransfer:
+        outcome.interrupted = True
+        return TaskState.INTERRUPTED
+    except KeyboardInterrupt:
+        run.stop.set()
+        run.journal.set_state(TaskState.INTERRUPTED)
+        raise
+    except BaseException:
+        run.journal.set_state(TaskState.FAILED)
+        raise
+    outcome.deleted = result.deleted
+    return TaskState.SUCCEEDED
 
 
 def final_state(outcome: runner.TaskOutcome, counts: Mapping[ObjectState, StateCount]) -> TaskState:

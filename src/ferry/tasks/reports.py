@@ -18,7 +18,7 @@ from typing import TextIO
 
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 DEFAULT_MAX_FILES = 1024
-KINDS = ("succeed", "failed", "warning")
+KINDS = ("succeed", "failed", "warning", "deleted")
 
 
 def escape_field(text: str) -> str:
@@ -131,6 +131,10 @@ class ReportWriter:
 
     def warning(self, source: str, destination: str, message: str) -> None:
         self._row("warning", source, destination, message)
+
+    def deleted(self, destination: str, size: int) -> None:
+        """An object ``sync --delete`` removed from the destination (the source does not have it)."""
+        self._row("deleted", destination, size)
 
     def paths(self) -> dict[str, list[Path]]:
         return {kind: list(f.paths) for kind, f in self.files.items()}

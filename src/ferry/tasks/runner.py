@@ -58,6 +58,8 @@ class TaskOutcome:
     costs: CostStats = field(default_factory=CostStats)
     elapsed: float = 0.0
     interrupted: bool = False
+    deleted: int = 0
+    """Objects ``sync --delete`` removed from the destination."""
     stopped_by: FerryError | None = None
     """The first error that stopped the task (see ``FerryError.stops_task``); objects not started stay
     pending for a recover."""

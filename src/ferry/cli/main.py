@@ -22,6 +22,7 @@ from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
 from ferry.cli.check import check as check_command
+from ferry.cli.ls import ls as ls_command
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
 from ferry.cli.sync import sync as sync_command
 from ferry.config import load_config
@@ -44,6 +45,7 @@ app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)
 app.command("check")(check_command)
 app.command("sync")(sync_command)
+app.command("ls")(ls_command)
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.

@@ -37,6 +37,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.direct import PartWriter, open_direct
+from ferry.storage.listing import Entry, Folder
 from ferry.transfer.parts import Span
 from ferry.units import format_size
 
@@ -254,6 +255,20 @@ class LocalStore:
                     continue
                 st = entry.stat()
             yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
+
+    def list_folder(self, prefix: str) -> Iterator[Entry]:
+        """One level of the directory ``prefix``: its files, and its directories as folders."""
+        with self._errors(prefix, "listing"):
+            entries = sorted(os.scandir(prefix), key=_key_order)
+        for entry in entries:
+            if entry.name.endswith(TEMP_SUFFIX):
+                continue
+            with self._errors(entry.path, "listing"):
+                if entry.is_dir(follow_symlinks=False):
+                    yield Folder(entry.path + "/")
+                elif entry.is_file():
+                    st = entry.stat()
+                    yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())

@@ -15,6 +15,9 @@ from enum import StrEnum
 
 from ferry.errors import TransferError
 from ferry.storage.base import ObjectInfo
+from ferry.storage.listing import order_key
+
+__all__ = ["OutOfOrderError", "Pair", "Verdict", "join", "judge", "order_key"]
 
 
 class Verdict(StrEnum):
@@ -37,11 +40,6 @@ class Pair:
 
 class OutOfOrderError(TransferError):
     """A listing did not come in key order: a merge-join cannot use it."""
-
-
-def order_key(key: str) -> bytes:
-    """The stores' order: bytes of the UTF-8 key (a local name that is not UTF-8 keeps its own bytes)."""
-    return key.encode("utf-8", "surrogateescape")
 
 
 def _ordered(entries: Iterable[tuple[str, ObjectInfo]], side: str) -> Iterator[tuple[bytes, str, ObjectInfo]]:

@@ -206,6 +206,7 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         "overwrite": body.overwrite,
         "consistency_check": body.consistency_check,
         "migrate_since": body.migrate_since,
+        "verify_after_migration": body.verify_after_migration,
         "transfer": body.transfer.model_dump(),
     }
     try:

@@ -85,6 +85,12 @@ class GroupCreate(_Strict):
         description="how a migrated object is checked and recognised: size and mtime, or MD5/ETag",
     )
     migrate_since: int | None = Field(default=None, ge=0, description="only objects modified after (UNIX s)")
+    verify_after_migration: bool = Field(
+        default=False,
+        description="after migrating, check every object against the destination (size, then MD5 where "
+        "both sides have one); one that differs is a failed object, 'differs at destination: size' or "
+        "'md5', retried like any other",
+    )
     transfer: TransferIn = Field(default_factory=TransferIn)
 
 
@@ -187,6 +193,7 @@ class GroupOut(Counters):
     overwrite: str
     consistency_check: str
     migrate_since: int | None = None
+    verify_after_migration: bool = False
     transfer: dict[str, int | str | None]
     task_count: int
     retry_count: int

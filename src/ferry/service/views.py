@@ -109,6 +109,7 @@ def group_view(group: TaskGroup, totals: dict[str, Any]) -> GroupOut:
         overwrite=settings["overwrite"],
         consistency_check=settings["consistency_check"],
         migrate_since=settings.get("migrate_since"),
+        verify_after_migration=bool(settings.get("verify_after_migration")),
         transfer=dict(settings.get("transfer") or {}),
         task_count=totals["task_count"],
         retry_count=group.retry_count,

@@ -92,6 +92,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             "skip_rule": rule,
             "incremental": rule == "engine",
             "modified_after": settings.get("migrate_since"),
+            "verify_after": settings.get("verify_after_migration"),
         }
     )
 

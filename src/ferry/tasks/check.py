@@ -31,7 +31,7 @@ from typing import Any
 
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError
 from ferry.storage.base import ObjectInfo, Store
-from ferry.tasks.compare import Verdict, differ_reason, join, judge
+from ferry.tasks.compare import MISSING_REASON, Verdict, differ_reason, join, judge
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
 from ferry.tasks.keys import folder_prefix, local_relative, relative_key
@@ -41,7 +41,6 @@ from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 
 CHECK_KINDS = ("missing", "extra", "differ", "same")
-MISSING_REASON = "missing at destination"
 SAME_PREFIX = "same at destination: "
 
 
@@ -342,3 +341,51 @@ def _count(journal: TaskJournal, summary: CheckSummary) -> None:
             summary.missing += 1
         else:
             summary.differ += 1
+
+
+def verify_finished(
+    journal: TaskJournal,
+    source: Store,
+    destination: Store,
+    *,
+    jobs: int,
+    stop: threading.Event,
+    retry: RetryPolicy,
+    reports: ReportWriter | None = None,
+) -> int:
+    """Check every done or skipped object of a task against its destination (the service's verify after
+    migrating): by size, then by a hash both sides have. An object that differs, or is gone, becomes
+    failed with the reason ``differs at destination: size`` (``md5``, ``missing``), so a retry copies it
+    again. A lookup that fails leaves the object as it is. Returns how many were found different."""
+    lock = threading.Lock()
+    slots = threading.BoundedSemaphore(jobs * 2)
+    found = 0
+
+    def one(obj: JournalObject) -> None:
+        nonlocal found
+        try:
+            if stop.is_set() or obj.source_key.endswith("/") or not obj.dest_key:
+                return
+            try:
+                verdict, basis = decide(source, destination, obj, CheckSettings(), retry, stop)
+            except NotFoundError:
+                verdict, basis = Verdict.DIFFER, "missing"
+            if verdict != Verdict.SAME:
+                reason = differ_reason(basis)
+                journal.mark(obj.seq, ObjectState.FAILED, reason=reason)
+                if reports is not None:
+                    reports.failed(obj.source_key, obj.dest_key, obj.size, reason, 0.0)
+                with lock:
+                    found += 1
+        except FerryError:
+            return
+        finally:
+            slots.release()
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-verify") as pool:
+        for obj in journal.objects((ObjectState.DONE, ObjectState.SKIPPED)):
+            if stop.is_set():
+                break
+            slots.acquire()
+            pool.submit(one, obj)
+    return found

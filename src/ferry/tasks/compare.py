@@ -17,7 +17,18 @@ from ferry.errors import TransferError
 from ferry.storage.base import ObjectInfo
 from ferry.storage.listing import order_key
 
-__all__ = ["OutOfOrderError", "Pair", "Verdict", "join", "judge", "order_key"]
+__all__ = [
+    "DIFFERS_PREFIX",
+    "MISSING_REASON",
+    "OutOfOrderError",
+    "Pair",
+    "Verdict",
+    "differ_reason",
+    "found_different",
+    "join",
+    "judge",
+    "order_key",
+]
 
 
 class Verdict(StrEnum):
@@ -100,6 +111,16 @@ def judge(source: ObjectInfo, dest: ObjectInfo, *, require_hash: bool = False) -
     return Judgement(Verdict.SAME, "size")
 
 
+DIFFERS_PREFIX = "differs at destination: "
+MISSING_REASON = "missing at destination"
+
+
 def differ_reason(basis: str) -> str:
     """The reason a differing object is given in reports, the journal and the service."""
-    return f"differs at destination: {basis}"
+    return DIFFERS_PREFIX + basis
+
+
+def found_different(reason: str | None) -> bool:
+    """Whether a failed object's reason is a check's finding: its copy must go whatever the destination's
+    size and time say (an incremental run would otherwise skip it again as up to date)."""
+    return reason is not None and (reason.startswith(DIFFERS_PREFIX) or reason == MISSING_REASON)

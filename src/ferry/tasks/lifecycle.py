@@ -8,9 +8,11 @@ and the migration service:
 3. put objects back to pending when the run checks every object again (:class:`RunMode`);
 4. skip what the destination already has, by the run's rule (:mod:`ferry.tasks.skip`);
 5. move the unfinished objects (:func:`ferry.tasks.runner.run`);
-6. for ``sync --delete``, once every object succeeded, delete what the destination has and the source does
+6. with ``verify_after``, check every done or skipped object against the destination
+   (:func:`ferry.tasks.check.verify_finished`): those that differ become failed;
+7. for ``sync --delete``, once every object succeeded, delete what the destination has and the source does
    not (:mod:`ferry.tasks.sync`);
-7. decide and record the task's state.
+8. decide and record the task's state.
 
 Callers open (or create) the journal, open the two stores and say how progress and reports are shown;
 everything between is here, once. A run stopped by a stop request, or by Ctrl-C, leaves the task
@@ -28,7 +30,7 @@ from enum import StrEnum
 from ferry.config import Defaults
 from ferry.errors import InterruptedTransfer, NotFoundError, UsageError
 from ferry.storage.base import Store
-from ferry.tasks import runner, skip, sync
+from ferry.tasks import check, runner, skip, sync
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
 from ferry.tasks.keys import folder_prefix
@@ -136,6 +138,17 @@ def run_task(run: TaskRun) -> RunResult:
         run.stop.set()
         journal.set_state(TaskState.INTERRUPTED)
         raise
+    if settings.verify_after and not outcome.interrupted and outcome.stopped_by is None:
+        outcome.failed += check.verify_finished(
+            journal,
+            run.source,
+            run.destination,
+            jobs=settings.job_count(),
+            stop=run.stop,
+            retry=options.retry,
+            reports=run.reports,
+        )
+        outcome.interrupted = run.stop.is_set()
     counts = journal.counts()
     outcome.skipped = counts[ObjectState.SKIPPED].count
     state = final_state(outcome, counts)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from ferry.errors import FerryError, InterruptedTransfer
 from ferry.storage.base import ObjectInfo, Store, WriteOptions
+from ferry.tasks.compare import found_different
 from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.states import ObjectState
@@ -140,8 +141,10 @@ def run(
             return
         begin = time.monotonic()
         try:
+            # an object a check found different goes again whatever its size and time say
+            chosen = replace(options, incremental=False) if found_different(obj.reason) else options
             with large if obj.size >= options.threshold else contextlib.nullcontext():
-                transferred, notices, skipped = _move(obj, source, dest, options, progress, stop, limiter)
+                transferred, notices, skipped = _move(obj, source, dest, chosen, progress, stop, limiter)
         except InterruptedTransfer:
             with lock:
                 outcome.interrupted = True

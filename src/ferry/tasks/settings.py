@@ -70,6 +70,9 @@ class TaskSettings:
     does not (see :mod:`ferry.tasks.sync`)."""
     max_delete: int | None = None
     """Delete nothing when there would be more than this many to delete."""
+    verify_after: bool = False
+    """After moving, check every done or skipped object against the destination (the service's verify
+    after migrating): one that differs becomes failed, ``differs at destination: size`` (or ``md5``)."""
     # where things go
     checkpoint_dir: str | None = None
     temp_dir: str | None = None

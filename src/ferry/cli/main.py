@@ -364,6 +364,40 @@ def version() -> None:
     print(f"ferry {__version__}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"ferry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print ferry's version.", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    pass
+
+
+COMPLETE_VAR = "_FERRY_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell completion script: eval "$(ferry completion bash)" in ~/.bashrc, or save it where
+    your shell loads completions from (~/.zfunc/_ferry, ~/.config/fish/completions/ferry.fish)."""
+    if shell not in SHELLS:
+        raise UsageError(f"no completion for {shell!r}: choose one of {', '.join(SHELLS)}")
+    from typer.completion import completion_init, get_completion_script  # type: ignore[attr-defined]
+
+    completion_init()
+    print(get_completion_script(prog_name="ferry", complete_var=COMPLETE_VAR, shell=shell))
+
+
 def _error(message: str, code: int) -> int:
     print(f"ferry: error: {message}", file=sys.stderr, flush=True)
     return code
@@ -373,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 not found, 2 no such task, 3 bad arguments,
     4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
     command = typer.main.get_command(app)
+    if COMPLETE_VAR in os.environ:  # a shell asking for completions: only then is the machinery loaded
+        from typer.completion import completion_init  # type: ignore[attr-defined]
+
+        completion_init()
     try:
         status = command.main(args=argv, prog_name="ferry", standalone_mode=False)
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)

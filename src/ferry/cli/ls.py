@@ -114,4 +114,8 @@ def _print_entries(entries: Iterator[Entry], json_output: bool, byte_sizes: bool
             print(f"{_when(entry.mtime)}  {size:>10}  {entry.etag or '-':<32}  {entry.key}")
     if not json_output:
         shown = f"{total} bytes" if byte_sizes else format_size(total)
-        print(f"Total: {objects} objects ({shown}), {folders} folders")
+        print(f"Total: {_count(objects, 'object')} ({shown}), {_count(folders, 'folder')}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -156,4 +156,5 @@ def _preview_deletes(
         over = ""
         if settings.max_delete is not None and count > settings.max_delete:
             over = f" (more than --max-delete {settings.max_delete}: a run would delete none)"
-        print(f"Dry run: {count} objects ({format_size(size)}) would be deleted{over}; nothing was changed")
+        noun = "object" if count == 1 else "objects"
+        print(f"Dry run: {count} {noun} ({format_size(size)}) would be deleted{over}; nothing was changed")

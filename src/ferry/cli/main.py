@@ -24,6 +24,7 @@ from ferry.cli.batch import run_batch
 from ferry.cli.check import check as check_command
 from ferry.cli.ls import ls as ls_command
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
+from ferry.cli.remotes import app as remote_commands
 from ferry.cli.sync import sync as sync_command
 from ferry.config import load_config
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 
 app.add_typer(task_commands.app, name="task")
+app.add_typer(remote_commands, name="remote")
 app.add_typer(service_commands.token_app, name="token")
 app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)

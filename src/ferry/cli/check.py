@@ -7,6 +7,7 @@ codes when a side cannot be listed (4 bucket missing or access denied, 5 credent
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -62,6 +63,7 @@ def check(
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress, only the result.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
 ) -> None:
     """Compare two trees: objects missing at the destination, extra there, and differing (by size, then by
@@ -136,6 +138,8 @@ def check(
         jobs=settings.job_count(),
         retry=options.retry,
     )
+    if not json_output and not quiet:
+        run.progress = lambda n: print(f"ferry: {n} keys compared", file=sys.stderr, flush=True)
     try:
         summary = run_check(run)
     except KeyboardInterrupt:

@@ -150,6 +150,11 @@ class CheckRun:
     jobs: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stop: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[int], None] | None = None
+    """Told how many keys have been compared so far, every :data:`PROGRESS_EVERY` of them."""
+
+
+PROGRESS_EVERY = 10_000
 
 
 def run_check(run: CheckRun) -> CheckSummary:
@@ -198,9 +203,11 @@ def _planned(run: CheckRun, summary: CheckSummary) -> Iterator[PlannedObject]:
         tree_listing(run.source, plan.root),
         tree_listing(run.destination, plan.dest_root, missing_ok=True),
     )
-    for pair in pairs:
+    for n, pair in enumerate(pairs, 1):
         if run.stop.is_set():
             raise InterruptedTransfer("stopped while listing")
+        if run.progress is not None and n % PROGRESS_EVERY == 0:
+            run.progress(n)
         src, dst = pair.source, pair.dest
         if src is None:
             assert dst is not None

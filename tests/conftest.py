@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import botocore.config
+import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
 from tests.support.servers import start_server
@@ -69,8 +70,9 @@ def empty_bucket(client, bucket: str) -> None:
         for upload in page.get("Uploads", []):
             client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            client.delete_object(Bucket=bucket, Key=obj["Key"])
+        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if keys:  # a thousand a request: a test of thousands of objects is emptied in seconds
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
 
 def _make_bucket(client):
@@ -213,3 +215,24 @@ def sha256_object(client, bucket: str, key: str) -> str:
 
 def uploads_left(client, bucket: str) -> list[str]:
     return [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    try:
+        return start_server("postgres.sh")["FERRY_PG_URL"]
+    except RuntimeError as exc:
+        pytest.fail(f"could not start PostgreSQL: {exc}")
+
+
+@pytest.fixture
+def pg_database(postgres_url):
+    """A fresh database of the test cluster, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

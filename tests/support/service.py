@@ -64,6 +64,8 @@ class Service:
     starts: int = 0
     env: dict[str, str] = field(default_factory=dict)
     """Variables of the service's own environment, on top of the test's."""
+    args: list[str] = field(default_factory=list)
+    """More arguments of ``ferry serve`` (``--scheduler ...``)."""
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -93,13 +95,14 @@ class Service:
                     "--workers",
                     str(self.workers),
                     *self.db_args(),
+                    *self.args,
                 ],
                 env=ferry_env(self.home, self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine: importing Dask and joining a cluster take a while
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"ferry serve exited with {self.process.returncode}:\n{self.log()}")
@@ -109,7 +112,7 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"ferry serve did not answer in 30 s:\n{self.log()}")
+        raise AssertionError(f"ferry serve did not answer in 90 s:\n{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
@@ -280,6 +283,17 @@ def assert_error(response, status: int, code: str) -> dict:
     assert body["error_code"] == code, body
     assert body["error_msg"] and "\n" not in body["error_msg"]
     return body
+
+
+def retry_keys(rgw, **more) -> dict:
+    """A retry body giving both accounts' keys again (after a restart emptied the vault)."""
+    return {
+        "src_ak": rgw.access_key,
+        "src_sk": rgw.secret_key,
+        "dst_ak": rgw.access_key_2,
+        "dst_sk": rgw.secret_key_2,
+        **more,
+    }
 
 
 def secrets_of(rgw) -> list[str]:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ferry.errors import UsageError
 from ferry.service import states
-from ferry.service.db import Base, Database, normalise_url, open_database, safe_url
+from ferry.service.db import Database, normalise_url, open_database, safe_url, schema
 from ferry.service.errors import describe_validation
 from ferry.service.schemas import RetryBody
 from ferry.service.split import SplitError, overlapping, split_group
@@ -157,6 +157,60 @@ def test_the_migrations_build_the_models_schema_and_run_twice(tmp_path):
     Database(database.url).migrate()  # already at head: nothing to do
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, schema()) == []
     assert (tmp_path / "svc" / "service.db").stat().st_mode & 0o077 == 0
+    database.dispose()
+
+
+def test_a_starting_service_fails_only_the_tasks_of_services_that_are_gone(tmp_path):
+    from ferry.service.db import ServiceInstance, Task, TaskGroup, now
+    from ferry.service.worker import STALE_AFTER, fail_interrupted
+
+    drivers = {"me": "a:/me", "alive": "b:/alive", "gone": "c:/gone", "nobody": None, "done": "b:/alive"}
+    database = open_database(None, tmp_path / "svc")
+    with database.session() as session:
+        session.add(ServiceInstance(name="a:/me", heartbeat=now()))  # killed a moment ago
+        session.add(ServiceInstance(name="b:/alive", heartbeat=now()))
+        session.add(ServiceInstance(name="c:/gone", heartbeat=now() - STALE_AFTER - 1))
+        for name in drivers:
+            session.add(
+                TaskGroup(
+                    id=f"g-{name}",
+                    project_id="p",
+                    status="executing",
+                    task_type="PREFIX",
+                    src_node={},
+                    dst_node={},
+                    settings={},
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+        session.flush()
+        for name, driver in drivers.items():
+            session.add(
+                Task(
+                    id=f"t-{name}",
+                    group_id=f"g-{name}",
+                    project_id="p",
+                    position=0,
+                    name=name,
+                    source={},
+                    status="success" if name == "done" else "executing",
+                    driver=driver,
+                    created_at=now(),
+                    updated_at=now(),
+                )
+            )
+    assert fail_interrupted(database) == 1  # a later check: only the dead service's task
+    assert fail_interrupted(database, own="a:/me") == 2  # at start-up: its own earlier life, and unowned
+    with database.session() as session:
+        statuses = {task.name: task.status for task in session.query(Task)}
+    assert statuses == {
+        "me": "failed",
+        "alive": "executing",
+        "gone": "failed",
+        "nobody": "failed",
+        "done": "success",
+    }
     database.dispose()

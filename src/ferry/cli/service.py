@@ -45,13 +45,37 @@ def serve(
     db: DbUrl = None,
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option("--workers", help="Tasks run at once.", min=1, max=64)] = 2,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="A Dask scheduler (tcp://HOST:8786) whose `ferry worker`s run the chunks. "
+            "[default: an in-process cluster]",
+        ),
+    ] = None,
 ) -> None:
     """Run the migration service (OMS-style REST API; docs at /docs)."""
     from ferry.service.server import default_data_dir
     from ferry.service.server import serve as run_server
 
     with _database_errors(db):
-        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers)
+        run_server(host, port, (data_dir or default_data_dir()).expanduser(), db, workers, scheduler)
+
+
+def worker(
+    scheduler: Annotated[str, typer.Option("--scheduler", help="The Dask scheduler: tcp://HOST:8786.")],
+    db: DbUrl = None,
+    name: Annotated[str | None, typer.Option("--name", help="This worker's name in `group show`.")] = None,
+    threads: Annotated[int, typer.Option("--threads", help="Chunks run at once.", min=1, max=64)] = 2,
+) -> None:
+    """Run a Dask worker for the migration service's chunks (on any machine that can reach the
+    scheduler, the database and the stores). Logs one line per chunk."""
+    from ferry.service.cluster_worker import run_worker
+
+    if not db:
+        raise UsageError("ferry worker needs the service's database: --db URL or FERRY_DB")
+    with _database_errors(db):
+        run_worker(scheduler, db, name, threads)
 
 
 # --- tokens -------------------------------------------------------------------------------------------------
@@ -483,6 +507,15 @@ def _print_group(group: dict[str, Any]) -> None:
         f"last run {group['run_transferred_size']}",
         f"Progress:          {group['progress'] * 100:.1f}%   speed {format_size(group['speed'])}/s",
     ]
+    chunks = group.get("chunks") or {}
+    if chunks:
+        order = ("queued", "running", "stopping", "done")
+        counts = ", ".join(f"{chunks[state]} {state}" for state in order if chunks.get(state))
+        lines.append(f"Chunks:            {counts}")
+    if group.get("workers"):
+        lines.append(f"Workers:           {', '.join(group['workers'])}")
+    if group.get("status") in ("waiting", "executing") and group.get("workers_connected") == 0:
+        lines.append("Waiting for a worker: no worker is connected to the service's cluster")
     print("\n".join(lines), flush=True)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ferry.service import control, states, views
 from ferry.service.control import Service
-from ferry.service.db import TaskGroup
+from ferry.service.db import Task, TaskGroup
 from ferry.service.schemas import (
     Created,
     Credentials,
@@ -75,7 +75,11 @@ def list_groups(
 def show(project_id: ProjectId, group_id: GroupId, service: Svc) -> GroupOut:
     with service.database.session() as session:
         group = control.get_group(session, project_id, group_id)
-        return views.group_view(group, views.group_totals(session, [group.id])[group.id])
+        task_ids = list(session.scalars(select(Task.id).where(Task.group_id == group.id)))
+        view = views.group_view(group, views.group_totals(session, [group.id])[group.id])
+    view.chunks, view.workers = views.chunk_states(service.database.engine, task_ids)
+    view.workers_connected = service.scheduler.cluster.worker_count()
+    return view
 
 
 def stop(project_id: ProjectId, group_id: GroupId, service: Svc) -> Response:
@@ -131,4 +135,4 @@ def failed(
     with service.database.session() as session:
         control.get_group(session, project_id, group_id)
         task_ids = [task.id for task in control.group_tasks(session, group_id)]
-    return views.failed_objects(service.settings.checkpoint_dir, task_ids, offset, limit)
+    return views.failed_objects(service.database.engine, task_ids, offset, limit)

@@ -40,13 +40,13 @@ def list_tasks(
             .offset(offset)
             .limit(limit)
         )
-        return TaskPage(count=count, tasks=[views.task_view(task) for task in tasks])
+        return TaskPage(count=count, tasks=[views.task_view(task, service.database.engine) for task in tasks])
 
 
 @router.get("/{task_id}", response_model=TaskOut, summary="Show a task")
 def show(project_id: ProjectId, task_id: TaskId, service: Svc) -> TaskOut:
     with service.database.session() as session:
-        return views.task_view(control.get_task(session, project_id, task_id))
+        return views.task_view(control.get_task(session, project_id, task_id), service.database.engine)
 
 
 @router.post("/{task_id}/start", responses={200: OK}, summary="Start a stopped or failed task again")
@@ -75,4 +75,4 @@ def failed(
 ) -> FailedPage:
     with service.database.session() as session:
         control.get_task(session, project_id, task_id)
-    return views.failed_objects(service.settings.checkpoint_dir, [task_id], offset, limit)
+    return views.failed_objects(service.database.engine, [task_id], offset, limit)

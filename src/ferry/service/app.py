@@ -22,8 +22,7 @@ An OMS-style migration service over ferry's resumable transfer engine. Every cal
 def create_app(service: Service) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service.scheduler.start()
-        try:
+        try:  # the scheduler was started before the server (see ferry.service.server.serve)
             yield
         finally:
             service.scheduler.shutdown()

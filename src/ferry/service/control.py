@@ -6,7 +6,6 @@ worker claiming a task at the same moment cannot be overridden (see :meth:`Sched
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ferry.errors import FerryError, UsageError
+from ferry.errors import UsageError
 from ferry.service import nodes, states
 from ferry.service.db import Database, Task, TaskGroup, now
 from ferry.service.errors import (
@@ -32,7 +31,7 @@ from ferry.service.schemas import Credentials, GroupCreate, NodeIn, RetryBody, S
 from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
-from ferry.tasks.journal import remove_task
+from ferry.tasks.journal import remove_shared_task
 
 
 @dataclass
@@ -366,14 +365,9 @@ def delete_group(service: Service, project_id: str, group_id: str) -> None:
                 f"the group's status is {group.status}: stop it before deleting it (PUT .../stop)",
             )
         for task in tasks:
-            _remove_journal(service, task.id)
+            remove_shared_task(session.connection(), task.id)
         session.delete(group)
     service.vault.forget(group_id)
-
-
-def _remove_journal(service: Service, task_id: str) -> None:
-    with contextlib.suppress(FerryError):  # never planned: no journal
-        remove_task(service.settings.checkpoint_dir, task_id)
 
 
 # --- tasks --------------------------------------------------------------------------------------------------
@@ -420,7 +414,7 @@ def delete_task(service: Service, project_id: str, task_id: str) -> None:
             raise ApiError(
                 400, IN_PROGRESS, f"the task's status is {task.status}: stop it before deleting it"
             )
-        _remove_journal(service, task_id)
+        remove_shared_task(session.connection(), task_id)
         group_id = task.group_id
         session.delete(task)
         session.flush()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Text,
     create_engine,
@@ -98,10 +99,36 @@ class Task(Base):
     """Bytes sent by the current (or last) run."""
     speed: Mapped[float] = mapped_column(Float, default=0.0)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    driver: Mapped[str | None] = mapped_column(String(1100), nullable=True)
+    """The service instance that queued or runs the task (see :class:`ServiceInstance`)."""
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ServiceInstance(Base):
+    """A service on this database, and when it last said it was alive: several services may share one
+    database, and one that starts fails only the tasks of services that are gone (their keys went with
+    them)."""
+
+    __tablename__ = "service_instances"
+
+    name: Mapped[str] = mapped_column(String(1100), primary_key=True)
+    """``host:data dir``: the same across restarts of one service."""
+    heartbeat: Mapped[float] = mapped_column(Float)
+
+
+def schema() -> MetaData:
+    """Every table the migrations build: the service's own, the task journals' and the part records'."""
+    from ferry.tasks.journal import METADATA as JOURNAL
+    from ferry.transfer.record_db import METADATA as RECORDS
+
+    merged = MetaData()
+    for metadata in (Base.metadata, JOURNAL, RECORDS):
+        for table in metadata.tables.values():
+            table.to_metadata(merged)
+    return merged
 
 
 def normalise_url(url: str) -> str:

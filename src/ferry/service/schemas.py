@@ -164,6 +164,10 @@ class Counters(BaseModel):
     """Objects done (succeeded or skipped) over all objects, 0 to 1."""
     speed: float = 0.0
     """Bytes per second of the current (or last) run."""
+    chunks: dict[str, int] = {}
+    """The units of work of the task(s) by state: ``queued``, ``running``, ``stopping``, ``done``."""
+    workers: list[str] = []
+    """The cluster workers running chunks of the task(s) now."""
 
 
 class TaskOut(Counters):
@@ -196,6 +200,8 @@ class GroupOut(Counters):
     verify_after_migration: bool = False
     transfer: dict[str, int | str | None]
     task_count: int
+    workers_connected: int | None = None
+    """Workers in the service's Dask cluster (a waiting group runs once one joins)."""
     retry_count: int
     created_at: str
     updated_at: str

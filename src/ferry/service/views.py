@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from ferry.errors import FerryError
 from ferry.service import states
 from ferry.service.db import Task, TaskGroup
 from ferry.service.schemas import DstNodeOut, FailedObject, FailedPage, GroupOut, SrcNodeOut, TaskOut
+from ferry.tasks import chunks
 from ferry.tasks.journal import TaskJournal
 from ferry.tasks.states import ObjectState
 
@@ -47,9 +47,24 @@ def progress(values: dict[str, int], status: str) -> float:
     return 1.0 if status == states.SUCCEEDED else 0.0
 
 
-def task_view(task: Task) -> TaskOut:
-    values: dict[str, int] = {name: getattr(task, name) for name in _SUMMED}
+def chunk_states(engine: Engine, task_ids: Iterable[str]) -> tuple[dict[str, int], list[str]]:
+    """The tasks' chunks by state, and the workers running them."""
+    counts: dict[str, int] = {}
+    workers: set[str] = set()
+    for task_id in task_ids:
+        summary = chunks.summary(engine, task_id)
+        for state, count in summary.by_state.items():
+            counts[state] = counts.get(state, 0) + count
+        workers.update(summary.workers)
+    return counts, sorted(workers)
+
+
+def task_view(task: Task, engine: Engine | None = None) -> TaskOut:
+    values: dict[str, Any] = {name: getattr(task, name) for name in _SUMMED}
+    by_state, workers = chunk_states(engine, [task.id]) if engine is not None else ({}, [])
     return TaskOut(
+        chunks=by_state,
+        workers=workers,
         id=task.id,
         group_id=task.group_id,
         name=task.name,
@@ -95,7 +110,7 @@ def group_totals(session: Session, group_ids: Sequence[str]) -> dict[str, dict[s
 
 def group_view(group: TaskGroup, totals: dict[str, Any]) -> GroupOut:
     settings = group.settings
-    values: dict[str, int] = {name: int(totals[name]) for name in _SUMMED}
+    values: dict[str, Any] = {name: int(totals[name]) for name in _SUMMED}
     return GroupOut(
         id=group.id,
         project_id=group.project_id,
@@ -123,14 +138,14 @@ def group_view(group: TaskGroup, totals: dict[str, Any]) -> GroupOut:
     )
 
 
-def failed_objects(checkpoint_dir: Path, task_ids: Iterable[str], offset: int, limit: int) -> FailedPage:
+def failed_objects(engine: Engine, task_ids: Iterable[str], offset: int, limit: int) -> FailedPage:
     """A page of the failed objects of the tasks, in task then planning order, read from the journals
     (their ``failed`` rows: key, size and the reason recorded when the object failed)."""
     count = 0
     page: list[FailedObject] = []
     for task_id in task_ids:
         try:
-            journal = TaskJournal.open(checkpoint_dir, task_id)
+            journal = TaskJournal.open_shared(engine, task_id)
         except FerryError:  # not planned yet, or deleted
             continue
         with journal:

@@ -1,10 +1,12 @@
-"""The worker pool: runs the service's tasks through the shared task runner, one task per worker.
+"""The task drivers: each takes a waiting task and runs it through the shared task lifecycle.
 
-A task run is exactly a ``ferry cp -r`` / ``--recover`` run: its journal (``<data dir>/checkpoint/tasks/
-<task id>.db``) is created or reopened and locked, and :func:`ferry.tasks.lifecycle.run_task` plans it if
-its listing is not complete and moves every pending or failed object with the task's stop Event — so a
-stopped or crashed task resumes from its journal and its part records like any other. The HTTP layer only
-puts task ids in the queue (:meth:`Scheduler.submit`) and sets stop Events (:meth:`Scheduler.stop`).
+A task run is exactly a ``ferry cp -r`` / ``--recover`` run, with two differences: its journal lives in the
+service's database (tables ``ferry_tasks``, ``ferry_objects``, ``ferry_chunks``), and its objects are
+moved chunk by chunk on the Dask cluster (:mod:`ferry.service.dispatch`), each chunk's outcomes and part
+records written to that database — so a stopped or crashed task, or a worker that died, resumes from the
+journal and the part records like any other. The HTTP layer only puts task ids in the queue
+(:meth:`Scheduler.submit`) and sets stop Events (:meth:`Scheduler.stop`); ``workers`` tasks are driven at
+once, while the cluster's workers run their chunks.
 
 While a task runs, a mirror thread copies its journal's counts and the bytes it moved into the database
 once a second, so ``GET`` calls read the database only.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -25,17 +28,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ferry.config import Defaults
-from ferry.errors import FerryError, InterruptedTransfer
+from ferry.errors import FerryError, InterruptedTransfer, TaskNotFoundError
 from ferry.service import nodes, states
-from ferry.service.db import Database, Task, TaskGroup, now
+from ferry.service.db import Database, ServiceInstance, Task, TaskGroup, now
+from ferry.service.dispatch import Cluster, NodePair
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
 from ferry.storage.base import Store
 from ferry.storage.s3 import ClientSettings
-from ferry.tasks import runner
-from ferry.tasks.journal import JournalObject, StateCount, TaskJournal, journal_path
+from ferry.tasks import chunks, runner
+from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
 from ferry.tasks.lifecycle import RunMode, TaskRun, failure_reason, run_task
 from ferry.tasks.plan import KeysPlan, ListingPlan, Plan, UrlListPlan, plan_to_dict
-from ferry.tasks.reports import ReportWriter
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
@@ -49,7 +52,15 @@ MIRROR_INTERVAL = 1.0
 class ServiceSettings:
     data_dir: Path
     workers: int = 2
+    """Tasks driven at once (and threads of the in-process cluster)."""
     defaults: Defaults = field(default_factory=Defaults)
+    scheduler: str | None = None
+    """A Dask scheduler's address; ``None`` for an in-process cluster."""
+
+    @property
+    def instance(self) -> str:
+        """This service's name among those on its database: the same across its restarts."""
+        return f"{socket.gethostname()}:{self.data_dir}"
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -181,19 +192,46 @@ def refresh_group(session: Session, group_id: str) -> TaskGroup | None:
     return group
 
 
-def fail_interrupted(database: Database) -> int:
-    """At start-up: tasks that were waiting or running when the service stopped lost their credentials
-    with it; they fail with :data:`NO_CREDENTIALS_REASON` (a retry that gives the keys resumes them)."""
+HEARTBEAT_INTERVAL = 5.0
+STALE_AFTER = 30.0
+"""A service that has not said it is alive for this long is gone."""
+
+
+def fail_interrupted(database: Database, own: str | None = None) -> int:
+    """Tasks whose service is gone lost their credentials with it: they fail with
+    :data:`NO_CREDENTIALS_REASON` (a retry that gives the keys resumes them). A service is gone when its
+    heartbeat is stale. At start-up ``own`` names this service's earlier life, gone by definition, and
+    tasks no service ever took are failed too; later checks (``own`` None) leave those to the service that
+    is queueing them. Tasks of other live services on the same database are left alone. Returns how many
+    groups were touched."""
     with database.session() as session:
-        groups = set(session.scalars(select(Task.group_id).where(Task.status.in_(states.ACTIVE))))
+        live = set(
+            session.scalars(
+                select(ServiceInstance.name).where(ServiceInstance.heartbeat > now() - STALE_AFTER)
+            )
+        )
+        live.discard(own or "")
+        gone = Task.driver.notin_(live or {""})
+        orphaned = Task.status.in_(states.ACTIVE) & ((Task.driver.is_(None) | gone) if own else gone)
+        groups = set(session.scalars(select(Task.group_id).where(orphaned)))
         session.execute(
             update(Task)
-            .where(Task.status.in_(states.ACTIVE))
+            .where(orphaned)
             .values(status=states.FAILED, error_reason=NO_CREDENTIALS_REASON, speed=0.0, updated_at=now())
         )
         for group_id in groups:
             refresh_group(session, group_id)
     return len(groups)
+
+
+def beat(database: Database, name: str) -> None:
+    """Say this service is alive."""
+    with database.session() as session:
+        instance = session.get(ServiceInstance, name)
+        if instance is None:
+            session.add(ServiceInstance(name=name, heartbeat=now()))
+        else:
+            instance.heartbeat = now()
 
 
 class Scheduler:
@@ -203,6 +241,7 @@ class Scheduler:
         self.database = database
         self.vault = vault
         self.settings = settings
+        self.cluster = Cluster(settings.scheduler, max(2, settings.workers))
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._running: dict[str, Running] = {}
         self._lock = threading.Lock()
@@ -212,6 +251,22 @@ class Scheduler:
     # --- control, called by the HTTP layer -----------------------------------------------------------------
 
     def start(self) -> None:
+        """Connect to the cluster (or start the in-process one), then the driver threads. The cluster is
+        started from a thread of its own: it must not see the caller's event loop."""
+        failure: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                self.cluster.start(self.database, self.settings.instance)
+            except BaseException as exc:
+                failure.append(exc)
+
+        beat(self.database, self.settings.instance)
+        starter = threading.Thread(target=connect, name="ferry-cluster-start")
+        starter.start()
+        starter.join()
+        if failure:
+            raise failure[0]
         for n in range(self.settings.workers):
             thread = threading.Thread(target=self._work, name=f"ferry-worker-{n}", daemon=True)
             thread.start()
@@ -221,8 +276,12 @@ class Scheduler:
         self._threads.append(mirror)
 
     def submit(self, task_ids: Iterable[str]) -> None:
-        """Queue tasks whose rows are already ``waiting``."""
-        for task_id in task_ids:
+        """Queue tasks whose rows are already ``waiting``; this service drives them."""
+        ids = list(task_ids)
+        if ids:
+            with self.database.session() as session:
+                session.execute(update(Task).where(Task.id.in_(ids)).values(driver=self.settings.instance))
+        for task_id in ids:
             self._queue.put(task_id)
 
     def stop(self, task_id: str) -> None:
@@ -244,6 +303,7 @@ class Scheduler:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.cluster.close()
 
     # --- the workers ---------------------------------------------------------------------------------------
 
@@ -344,11 +404,14 @@ class Scheduler:
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")
         journal = self._journal(spec, source, destination, settings)
         progress = ServiceProgress(spec.task_id)
+        base = chunks.summary(journal.engine, spec.task_id).transferred
+
+        def tick() -> None:
+            progress.bytes = chunks.summary(journal.engine, spec.task_id).transferred - base
+
         with running.lock:
             running.journal, running.progress, running.started = journal, progress, time.monotonic()
         try:
-            journal.lock()
-            reports = ReportWriter(self.settings.reports_dir, spec.task_id, command="migrate")
             run = TaskRun(
                 journal,
                 source,
@@ -357,14 +420,12 @@ class Scheduler:
                 defaults,
                 progress,
                 running.stop,
-                reports,
                 mode=RunMode(spec.run_mode),
                 check_access=True,
+                chunk_policy=ChunkPolicy(alone_from=options.threshold),
             )
-            try:
-                result = run_task(run)
-            finally:
-                reports.close()
+            pair = NodePair(spec.src_node, spec.dst_node, secrets)
+            result = run_task(run, self.cluster.executor(pair, defaults, tick))
             self._mirror_one(running)
             reason = failure_reason(result, journal) if result.state == TaskState.FAILED else None
         finally:
@@ -380,9 +441,12 @@ class Scheduler:
     def _journal(
         self, spec: TaskSpec, source: Store, destination: Store, settings: TaskSettings
     ) -> TaskJournal:
-        directory = self.settings.checkpoint_dir
-        if journal_path(directory, spec.task_id).exists():
-            return TaskJournal.open(directory, spec.task_id)
+        """The task's journal in the service's database: opened, or created at its first run."""
+        engine = self.database.engine
+        try:
+            return TaskJournal.open_shared(engine, spec.task_id)
+        except TaskNotFoundError:
+            pass
         save_prefix = str(spec.dst_node.get("save_prefix") or "")
         if "prefix" in spec.source:
             source_text = source.url(spec.source["prefix"])
@@ -391,8 +455,8 @@ class Scheduler:
         else:
             lines = spec.source["urls"]
             source_text = f"URL list lines {lines[0][0]}-{lines[-1][0]} ({len(lines)} lines)"
-        return TaskJournal.create(
-            directory,
+        return TaskJournal.create_shared(
+            engine,
             spec.task_id,
             transfer_kind(source, destination),
             source_text,
@@ -416,7 +480,17 @@ class Scheduler:
     # --- the mirror ----------------------------------------------------------------------------------------
 
     def _mirror(self) -> None:
+        """Once a second, the running tasks' counters; every few seconds this service's heartbeat, and the
+        tasks of services that are gone failed, so that a retry can resume them here."""
+        last_beat = 0.0
         while not self._closing.wait(MIRROR_INTERVAL):
+            if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
+                last_beat = time.monotonic()
+                try:
+                    beat(self.database, self.settings.instance)
+                    fail_interrupted(self.database)
+                except Exception:  # the database is away: the next beat tries again
+                    log.warning("could not record this service's heartbeat", exc_info=True)
             with self._lock:
                 entries = list(self._running.values())
             for running in entries:

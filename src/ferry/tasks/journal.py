@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -271,6 +272,15 @@ class TaskJournal:
         """The SQLite file of a per-task journal; ``None`` in a shared database."""
         self._mutex = threading.RLock() if path is not None else None
         self._lock_fd: int | None = None
+        self._fence: Callable[[Connection], None] | None = None
+
+    def fenced(self, fence: Callable[[Connection], None]) -> TaskJournal:
+        """This journal for one attempt of a chunk: each outcome it records first passes ``fence`` in the
+        same transaction (see :mod:`ferry.tasks.chunks`)."""
+        view = TaskJournal(self.engine, self.task_id, path=self.path)
+        view._mutex = self._mutex
+        view._fence = fence
+        return view
 
     # --- opening --------------------------------------------------------------------------------------------
 
@@ -593,7 +603,26 @@ class TaskJournal:
             for seq, state, reason, moved in marks
         ]
         with self._transaction() as connection:
+            if self._fence is not None:
+                self._fence(connection)
             connection.execute(statement, params)
+
+    def chunks_to_run(self) -> list[int]:
+        """The closed chunks that still hold an unfinished object, in order."""
+        with self._transaction() as connection:
+            rows = connection.execute(
+                select(OBJECTS.c.chunk)
+                .where(OBJECTS.c.task_id == self.task_id, OBJECTS.c.state.notin_([str(s) for s in FINISHED]))
+                .distinct()
+                .order_by(OBJECTS.c.chunk)
+            ).scalars()
+            numbers = list(rows)
+            closed = set(
+                connection.execute(
+                    select(CHUNKS.c.number).where(CHUNKS.c.task_id == self.task_id, CHUNKS.c.closed.is_(True))
+                ).scalars()
+            )
+        return [n for n in numbers if n in closed]
 
     def requeue(self, states: tuple[ObjectState, ...]) -> int:
         """Put every object in ``states`` back to pending (a fresh check of them all); objects whose key
@@ -787,3 +816,9 @@ def remove_task(directory: Path, task_id: str) -> None:
         lock.unlink(missing_ok=True)
     finally:
         os.close(fd)
+
+
+def remove_shared_task(connection: Connection, task_id: str) -> None:
+    """Delete a task's journal from a shared database, in the caller's transaction."""
+    for table, column in ((OBJECTS, OBJECTS.c.task_id), (CHUNKS, CHUNKS.c.task_id), (TASKS, TASKS.c.id)):
+        connection.execute(delete(table).where(column == task_id))

@@ -38,6 +38,7 @@ from ferry.tasks.plan import ListingPlan, UrlListPlan, plan_from_dict, planned_o
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, ObjectState, TaskState
+from ferry.transfer.options import TransferOptions
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 
 
@@ -80,8 +81,38 @@ class RunResult:
     counts: Mapping[ObjectState, StateCount]
 
 
-def run_task(run: TaskRun) -> RunResult:
-    """Plan (if needed) and run the task; returns what this run did and the task's state after it."""
+@dataclass(frozen=True)
+class Prepared:
+    """What the executing step of a run needs once the task is planned and checked."""
+
+    options: TransferOptions
+    jobs: int
+    only: Callable[[JournalObject], bool] | None
+
+
+Executor = Callable[[TaskRun, Prepared], runner.TaskOutcome]
+"""Moves a prepared task's unfinished objects: :func:`execute_here` (threads of this process), or the
+service's dispatch of chunks to a Dask cluster (:mod:`ferry.service.dispatch`)."""
+
+
+def execute_here(run: TaskRun, prepared: Prepared) -> runner.TaskOutcome:
+    return runner.run(
+        run.journal,
+        run.source,
+        run.destination,
+        prepared.options,
+        prepared.jobs,
+        run.progress,
+        run.stop,
+        run.reports,
+        run.settings.large_jobs(),
+        only=prepared.only,
+    )
+
+
+def prepare(run: TaskRun) -> Prepared:
+    """Steps 1 to 4: check access, plan what is not planned yet, requeue for a full check, skip what the
+    destination already has; then tell the progress what there is to do."""
     journal, settings = run.journal, run.settings
     info = journal.info()
     options = settings.transfer_options(run.defaults)
@@ -90,44 +121,40 @@ def run_task(run: TaskRun) -> RunResult:
         if not isinstance(plan, UrlListPlan):
             _check_access(run.source, getattr(plan, "root", ""), options.retry)
         _check_access(run.destination, plan.dest_root, options.retry)
-    try:
-        if not info.listing_complete:
-            objects = planned_objects(
-                plan_from_dict(info.plan),
-                run.source,
-                run.destination,
-                settings.object_filter(),
-                modified_after=settings.modified_after,
-                stop=run.stop,
-                retry=options.retry,
-                workers=min(32, 2 * settings.job_count()),
-            )
-            journal.add_planned(objects, run.chunk_policy)
-            journal.finish_listing()
-        recheck = run.mode == RunMode.RECHECK
-        if recheck:
-            journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
-        rule = skip.run_rule(settings, recheck)
-        options = settings.transfer_options(run.defaults, incremental=rule == "engine")
-        jobs = settings.job_count()
-        skip.prepass(journal, run.source, run.destination, rule, jobs, run.stop, options.retry)
-        before = journal.counts()
-        todo = [before[ObjectState.PENDING], before[ObjectState.FAILED]]
-        done_bytes = sum(before[state].bytes for state in FINISHED)
-        run.progress.begin(sum(c.count for c in todo), sum(c.bytes for c in todo), done_bytes)
-        only = _run_filter(run.run_filter, info.plan) if run.run_filter is not None else None
-        outcome = runner.run(
-            journal,
+    if not info.listing_complete:
+        objects = planned_objects(
+            plan_from_dict(info.plan),
             run.source,
             run.destination,
-            options,
-            jobs,
-            run.progress,
-            run.stop,
-            run.reports,
-            settings.large_jobs(),
-            only=only,
+            settings.object_filter(),
+            modified_after=settings.modified_after,
+            stop=run.stop,
+            retry=options.retry,
+            workers=min(32, 2 * settings.job_count()),
         )
+        journal.add_planned(objects, run.chunk_policy)
+        journal.finish_listing()
+    recheck = run.mode == RunMode.RECHECK
+    if recheck:
+        journal.requeue((ObjectState.DONE, ObjectState.SKIPPED, ObjectState.FAILED))
+    rule = skip.run_rule(settings, recheck)
+    options = settings.transfer_options(run.defaults, incremental=rule == "engine")
+    jobs = settings.job_count()
+    skip.prepass(journal, run.source, run.destination, rule, jobs, run.stop, options.retry)
+    before = journal.counts()
+    todo = [before[ObjectState.PENDING], before[ObjectState.FAILED]]
+    done_bytes = sum(before[state].bytes for state in FINISHED)
+    run.progress.begin(sum(c.count for c in todo), sum(c.bytes for c in todo), done_bytes)
+    only = _run_filter(run.run_filter, info.plan) if run.run_filter is not None else None
+    return Prepared(options, jobs, only)
+
+
+def run_task(run: TaskRun, execute: Executor = execute_here) -> RunResult:
+    """Plan (if needed) and run the task; returns what this run did and the task's state after it."""
+    journal, settings = run.journal, run.settings
+    retry = settings.transfer_options(run.defaults).retry
+    try:
+        outcome = execute(run, prepare(run))
     except InterruptedTransfer:
         journal.set_state(TaskState.INTERRUPTED)
         outcome = runner.TaskOutcome(task_id=journal.task_id, interrupted=True)
@@ -145,7 +172,7 @@ def run_task(run: TaskRun) -> RunResult:
             run.destination,
             jobs=settings.job_count(),
             stop=run.stop,
-            retry=options.retry,
+            retry=retry,
             reports=run.reports,
         )
         outcome.interrupted = run.stop.is_set()
@@ -153,7 +180,7 @@ def run_task(run: TaskRun) -> RunResult:
     outcome.skipped = counts[ObjectState.SKIPPED].count
     state = final_state(outcome, counts)
     if state == TaskState.SUCCEEDED and settings.delete_extras:
-        state = _delete_extras(run, outcome, options.retry)
+        state = _delete_extras(run, outcome, retry)
     journal.set_state(state)
     return RunResult(outcome, state, counts)
 

@@ -124,13 +124,15 @@ def run(
     large_jobs: int | None = None,
     only: Callable[[JournalObject], bool] | None = None,
     chunk: int | None = None,
+    limiter: RateLimiter | None = None,
 ) -> TaskOutcome:
     """Move every pending or failed object of the journal (of one chunk, when given; only those ``only``
     takes, when given), ``jobs`` at a time (of which at most ``large_jobs`` at or above the threshold, each
     with its own parts in flight, so memory stays bounded), recording each outcome as it happens. A stop
     request lets objects in flight end (they stay resumable) and starts no new one."""
     outcome = TaskOutcome(task_id=journal.info().task_id)
-    limiter = RateLimiter(options.bwlimit) if options.bwlimit else None  # one limit for the whole task
+    if limiter is None and options.bwlimit:
+        limiter = RateLimiter(options.bwlimit)  # one limit for the whole task
     lock = threading.Lock()
     started = time.monotonic()
     slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar, cast
 
 from ferry.errors import (
@@ -62,9 +61,7 @@ from ferry.transfer.ratelimit import RateLimiter
 from ferry.transfer.record import (
     PartRecord,
     RecordHeader,
-    RecordLock,
-    discard_path,
-    record_path,
+    RecordSlot,
 )
 from ferry.transfer.retry import call_with_retry
 
@@ -321,9 +318,8 @@ class ObjectTransfer:
 
     # --- parts -------------------------------------------------------------------------------------------
 
-    def _record_path(self) -> Path:
-        return record_path(
-            self.options.checkpoint_dir,
+    def _record_slot(self) -> RecordSlot:
+        return self.options.record_store().slot(
             self.kind,
             f"{self.src.identity()!r}|{self.result.source}",
             f"{self.dst.identity()!r}|{self.result.destination}",
@@ -332,15 +328,14 @@ class ObjectTransfer:
     def _multipart(self, info: ObjectInfo) -> None:
         result = self.result
         result.multipart = True
-        path = self._record_path()
+        slot = self._record_slot()
         if self.options.dry_run:
-            self._plan_only(path, info)
+            self._plan_only(slot, info)
             return
-        lock = RecordLock(path)
-        lock.acquire()
+        slot.lock()
         finished = False
         try:
-            record = self._open_record(path, info)
+            record = self._open_record(slot, info)
             if record is None:  # the destination already holds the finished object
                 finished = True
                 return
@@ -352,11 +347,11 @@ class ObjectTransfer:
             record.discard()
             finished = True
         finally:
-            lock.release(remove=finished)
+            slot.release(finished=finished)
 
-    def _plan_only(self, path: Path, info: ObjectInfo) -> None:
+    def _plan_only(self, slot: RecordSlot, info: ObjectInfo) -> None:
         try:
-            record = PartRecord.load(path)
+            record = slot.load()
         except RecordDamagedError:
             record = None
         if record is not None and record.header.fingerprint != info.fingerprint():
@@ -366,41 +361,40 @@ class ObjectTransfer:
         self.result.parts_total = len(split(info.size, part_size))
         self.result.parts_resumed = len(record.parts) if record else 0
 
-    def _discard_record(self, path: Path, upload_id: str | None, why: str) -> None:
+    def _discard_record(self, slot: RecordSlot, upload_id: str | None, why: str) -> None:
         """Drop a record that cannot be trusted, aborting its upload so no stale parts stay on the server."""
         self._notice(why)
         if upload_id:
             with contextlib.suppress(FerryError):
                 self.dst.abort_multipart(self.dst_key, upload_id)
-        discard_path(path)
+        slot.discard()
 
-    def _abort_orphans(self, path: Path) -> None:
+    def _abort_orphans(self, slot: RecordSlot) -> None:
         """A damaged record may have lost its upload id. Abort the unfinished uploads of exactly this key
         that were started no later than the record was last written: the record's own upload is among
         them, and an upload another client starts from now on is not."""
-        try:
-            written = path.stat().st_mtime
-        except OSError:
+        written = slot.written_at()
+        if written is None:
             return
         with contextlib.suppress(FerryError):
             for key, upload_id, started in list(self.dst.list_uploads(self.dst_key)):
                 if key == self.dst_key and started <= written + 1:
                     self.dst.abort_multipart(key, upload_id)
 
-    def _open_record(self, path: Path, info: ObjectInfo) -> PartRecord | None:
+    def _open_record(self, slot: RecordSlot, info: ObjectInfo) -> PartRecord | None:
         """Resume from a trustworthy record, or start a new upload with a new record. ``None`` when the
         record shows the object was completed before the last run ended."""
         try:
-            record = PartRecord.load(path)
+            record = slot.load()
         except RecordDamagedError as exc:
-            self._abort_orphans(path)
-            self._discard_record(path, PartRecord.peek_upload_id(path), f"{exc}; starting this object again")
+            self._abort_orphans(slot)
+            self._discard_record(slot, slot.peek_upload_id(), f"{exc}; starting this object again")
             record = None
         if record is not None:
             header = record.header
             if header.fingerprint != info.fingerprint() or header.size != info.size:
                 self._discard_record(
-                    path,
+                    slot,
                     header.upload_id,
                     f"{self.result.source} changed since the last run "
                     f"({_describe_change(header.fingerprint, info)}); starting this object again",
@@ -408,7 +402,7 @@ class ObjectTransfer:
                 record = None
             elif header.server_side != self.server_side:
                 self._discard_record(
-                    path, header.upload_id, "the copy method changed; starting this object again"
+                    slot, header.upload_id, "the copy method changed; starting this object again"
                 )
                 record = None
         if record is not None:
@@ -426,7 +420,7 @@ class ObjectTransfer:
                     record.discard()
                     return None
                 self._discard_record(
-                    path,
+                    slot,
                     None,
                     "the upload recorded by an earlier run no longer exists; starting this object again",
                 )
@@ -439,7 +433,7 @@ class ObjectTransfer:
                         if n in on_server and on_server[n].etag == p.etag
                     }
         if record is None:
-            record = self._new_record(path, info)
+            record = self._new_record(slot, info)
         self._fill_result(record)
         self.result.parts_resumed = len(record.parts)
         return record
@@ -459,7 +453,7 @@ class ObjectTransfer:
             return store.list_parts(self.dst_key, header.upload_id, header.size, header.part_size)
         return self.dst.list_parts(self.dst_key, header.upload_id, header.size)
 
-    def _new_record(self, path: Path, info: ObjectInfo) -> PartRecord:
+    def _new_record(self, slot: RecordSlot, info: ObjectInfo) -> PartRecord:
         source_md5 = self._source_md5(info)
         part_size = self._part_size(info)
         options = self._write_options(info, source_md5)
@@ -476,7 +470,7 @@ class ObjectTransfer:
             source_md5=source_md5,
         )
         try:
-            return PartRecord.create(path, header)
+            return slot.create(header)
         except BaseException:
             with contextlib.suppress(FerryError):
                 self.dst.abort_multipart(self.dst_key, upload_id)

@@ -16,6 +16,7 @@ from ferry.transfer.parts import (
     MAX_COPY_OBJECT,
     check_part_size,
 )
+from ferry.transfer.record import FileRecordStore, RecordStore
 from ferry.transfer.retry import RetryPolicy
 from ferry.units import parse_size
 
@@ -48,6 +49,11 @@ class TransferOptions:
     dry_run: bool = False
     incremental: bool = False
     """Leave an object alone when the destination has it at the same size and no older (obsutil's ``-u``)."""
+    records: RecordStore | None = None
+    """Where part records are kept; ``None`` for files under ``checkpoint_dir``."""
+
+    def record_store(self) -> RecordStore:
+        return self.records if self.records is not None else FileRecordStore(self.checkpoint_dir)
 
 
 CANNED_ACLS = (

@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from ferry.errors import RecordDamagedError, TransferError
 from ferry.storage.base import PartResult
@@ -48,28 +48,38 @@ class RecordHeader:
 
 def record_path(checkpoint_dir: Path, kind: str, source_id: str, destination_id: str) -> Path:
     """Where the record of one transfer lives: a hash of what is moved where, under the kind's area."""
-    if kind not in KINDS:
-        raise ValueError(kind)
-    digest = hashlib.sha256(f"{kind}\n{source_id}\n{destination_id}".encode()).hexdigest()[:40]
-    return checkpoint_dir / kind / f"{digest}.rec"
+    return checkpoint_dir / kind / f"{record_digest(kind, source_id, destination_id)}.rec"
+
+
+def encode_entry(payload: dict[str, Any]) -> tuple[str, str]:
+    """One header or part entry as canonical JSON, and its SHA-256."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def decode_entry(text: str, digest: str, name: str) -> dict[str, Any]:
+    """An entry read back; RecordDamagedError when it fails its SHA-256 or is not an object."""
+    if hashlib.sha256(text.encode()).hexdigest() != digest:
+        raise RecordDamagedError(f"part record {name} is damaged (checksum mismatch)")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise RecordDamagedError(f"part record {name} is damaged (unreadable)") from None
+    if not isinstance(value, dict):
+        raise RecordDamagedError(f"part record {name} is damaged (unexpected content)")
+    return value
 
 
 def _line(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return f"{text}|{hashlib.sha256(text.encode()).hexdigest()}\n"
+    text, digest = encode_entry(payload)
+    return f"{text}|{digest}\n"
 
 
 def _parse_line(line: str, path: Path) -> dict[str, Any]:
     text, sep, digest = line.rstrip("\n").rpartition("|")
-    if not sep or hashlib.sha256(text.encode()).hexdigest() != digest:
+    if not sep:
         raise RecordDamagedError(f"part record {path} is damaged (checksum mismatch)")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise RecordDamagedError(f"part record {path} is damaged (unreadable)") from None
-    if not isinstance(value, dict):
-        raise RecordDamagedError(f"part record {path} is damaged (unexpected content)")
-    return value
+    return decode_entry(text, digest, str(path))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -109,18 +119,104 @@ class RecordLock:
         self._fd = None
 
 
-class PartRecord:
-    """An open part record: its header, the parts done so far, and a handle to append to."""
+class RecordSlot(Protocol):
+    """Where the record of one transfer is kept: a file under the checkpoint folder
+    (:class:`FileRecordSlot`), or rows of a shared database (:mod:`ferry.transfer.record_db`), so that a
+    worker on another machine resumes a large object from the parts the server confirmed."""
 
-    def __init__(self, path: Path, header: RecordHeader, parts: dict[int, PartResult]) -> None:
-        self.path = path
+    name: str
+
+    def lock(self) -> None:
+        """Take the record for this run; TransferError when another run holds it."""
+
+    def release(self, *, finished: bool) -> None: ...
+
+    def load(self) -> PartRecord | None:
+        """The record, or ``None``; RecordDamagedError when it cannot be trusted."""
+
+    def create(self, header: RecordHeader) -> PartRecord:
+        """A new record with no parts, replacing any old one whole."""
+
+    def append(self, part: PartResult) -> None: ...
+
+    def close(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+    def peek_upload_id(self) -> str | None:
+        """The upload id of a record that failed to load, if it can still be read, so the stale upload can
+        be aborted rather than left behind (and billed)."""
+
+    def written_at(self) -> float | None:
+        """When the record was last written (``None`` when unknown)."""
+
+
+class RecordStore(Protocol):
+    def slot(self, kind: str, source_id: str, destination_id: str) -> RecordSlot: ...
+
+
+def record_digest(kind: str, source_id: str, destination_id: str) -> str:
+    """The name of one transfer's record: a hash of what is moved where."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    return hashlib.sha256(f"{kind}\n{source_id}\n{destination_id}".encode()).hexdigest()[:40]
+
+
+class PartRecord:
+    """An open part record: its header, the parts done so far, and the slot it is kept in."""
+
+    def __init__(self, slot: RecordSlot, header: RecordHeader, parts: dict[int, PartResult]) -> None:
+        self.slot = slot
         self.header = header
         self.parts = parts
+
+    def add(self, part: PartResult) -> None:
+        """Record a confirmed part (callers serialise calls)."""
+        self.slot.append(part)
+        self.parts[part.number] = part
+
+    def close(self) -> None:
+        self.slot.close()
+
+    def discard(self) -> None:
+        self.slot.discard()
+
+
+def header_from(raw: dict[str, Any], name: str) -> RecordHeader:
+    """A header read back; RecordDamagedError when it is not what this version writes."""
+    try:
+        header = RecordHeader(**raw)
+    except TypeError:
+        raise RecordDamagedError(f"part record {name} is damaged (bad header)") from None
+    if header.version != FORMAT_VERSION or header.kind not in KINDS:
+        raise RecordDamagedError(f"part record {name} has an unknown format")
+    return header
+
+
+def part_from(entry: dict[str, Any], name: str) -> PartResult:
+    try:
+        return PartResult(int(entry["n"]), str(entry["etag"]), entry.get("checksum"))
+    except (KeyError, TypeError, ValueError):
+        raise RecordDamagedError(f"part record {name} is damaged (bad part line)") from None
+
+
+class FileRecordSlot:
+    """A record as a small append-only file, locked with ``flock`` while a run works on it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        self._lock = RecordLock(path)
         self._handle: IO[str] | None = None
 
-    @classmethod
-    def create(cls, path: Path, header: RecordHeader) -> PartRecord:
-        """Write a new record with no parts done, atomically replacing any old one."""
+    def lock(self) -> None:
+        self._lock.acquire()
+
+    def release(self, *, finished: bool) -> None:
+        self._lock.release(remove=finished)
+
+    def create(self, header: RecordHeader) -> PartRecord:
+        path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(".new")
         with open(temp, "w", encoding="ascii") as handle:
@@ -129,12 +225,10 @@ class PartRecord:
             os.fsync(handle.fileno())
         os.replace(temp, path)
         _fsync_dir(path.parent)
-        return cls(path, header, {})
+        return PartRecord(self, header, {})
 
-    @classmethod
-    def load(cls, path: Path) -> PartRecord | None:
-        """Read a record; ``None`` when there is none. RecordDamagedError when any complete line fails its
-        checksum or the header is not what this version writes."""
+    def load(self) -> PartRecord | None:
+        path = self.path
         try:
             text = path.read_text(encoding="ascii")
         except FileNotFoundError:
@@ -142,43 +236,18 @@ class PartRecord:
         except (OSError, UnicodeDecodeError) as exc:
             raise RecordDamagedError(f"part record {path} is unreadable: {exc}") from None
         lines = text.split("\n")
-        complete, torn_tail = lines[:-1], lines[-1]  # a torn tail is an append cut short by a crash
+        complete = lines[:-1]  # the last piece is empty, or an append cut short by a crash: ignored
         if not complete:
             raise RecordDamagedError(f"part record {path} is damaged (no header)")
-        raw = _parse_line(complete[0], path)
-        try:
-            header = RecordHeader(**raw)
-        except TypeError:
-            raise RecordDamagedError(f"part record {path} is damaged (bad header)") from None
-        if header.version != FORMAT_VERSION or header.kind not in KINDS:
-            raise RecordDamagedError(f"part record {path} has an unknown format")
+        header = header_from(_parse_line(complete[0], path), self.name)
         parts: dict[int, PartResult] = {}
         for line in complete[1:]:
-            entry = _parse_line(line, path)
-            try:
-                part = PartResult(int(entry["n"]), str(entry["etag"]), entry.get("checksum"))
-            except (KeyError, TypeError, ValueError):
-                raise RecordDamagedError(f"part record {path} is damaged (bad part line)") from None
+            part = part_from(_parse_line(line, path), self.name)
             parts[part.number] = part
-        del torn_tail
-        return cls(path, header, parts)
+        return PartRecord(self, header, parts)
 
-    @staticmethod
-    def peek_upload_id(path: Path) -> str | None:
-        """The upload id of a record that failed to load, if it can still be read, so the stale upload can
-        be aborted rather than left behind (and billed)."""
-        try:
-            first = path.read_text(encoding="ascii", errors="replace").split("\n", 1)[0]
-            value = json.loads(first.rpartition("|")[0] or first)
-        except (OSError, ValueError):
-            return None
-        upload_id = value.get("upload_id") if isinstance(value, dict) else None
-        return upload_id if isinstance(upload_id, str) else None
-
-    def add(self, part: PartResult) -> None:
-        """Record a confirmed part (callers serialise calls).
-
-        The line reaches the kernel at once, so it survives the process being killed. It is not fsynced:
+    def append(self, part: PartResult) -> None:
+        """The line reaches the kernel at once, so it survives the process being killed. It is not fsynced:
         losing the newest lines to a power cut only means sending those parts again, whereas a line must
         never claim a part whose bytes are not durable, which the destination guarantees before it
         confirms (a server's answer, or the local store's fdatasync)."""
@@ -186,7 +255,6 @@ class PartRecord:
             self._handle = open(self.path, "a", encoding="ascii")  # noqa: SIM115 - kept open across parts
         self._handle.write(_line({"n": part.number, "etag": part.etag, "checksum": part.checksum}))
         self._handle.flush()
-        self.parts[part.number] = part
 
     def close(self) -> None:
         if self._handle is not None:
@@ -197,6 +265,31 @@ class PartRecord:
         self.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+    def peek_upload_id(self) -> str | None:
+        try:
+            first = self.path.read_text(encoding="ascii", errors="replace").split("\n", 1)[0]
+            value = json.loads(first.rpartition("|")[0] or first)
+        except (OSError, ValueError):
+            return None
+        upload_id = value.get("upload_id") if isinstance(value, dict) else None
+        return upload_id if isinstance(upload_id, str) else None
+
+    def written_at(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True)
+class FileRecordStore:
+    """Records as files under ``<checkpoint dir>/<kind>/`` (the CLI's and the library's)."""
+
+    checkpoint_dir: Path
+
+    def slot(self, kind: str, source_id: str, destination_id: str) -> RecordSlot:
+        return FileRecordSlot(record_path(self.checkpoint_dir, kind, source_id, destination_id))
 
 
 def discard_path(path: Path) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from ferry.service.db import Base
+from ferry.service.db import schema
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=schema(),
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )

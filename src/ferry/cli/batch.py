@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ def run_batch(
     dry_run: bool = False,
     json_output: bool = False,
     cdn_auth_key: str | None = None,
+    confirm_delete: Callable[[int, int], bool] | None = None,
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
@@ -128,6 +129,7 @@ def run_batch(
         progress = TaskLines()
     run = TaskRun(journal, src_store, dst_store, settings, config.defaults, progress, reports=reports)
     run.run_filter = run_filter
+    run.confirm_delete = confirm_delete
     try:
         with progress if isinstance(progress, TaskBar) else contextlib.nullcontext():
             result = run_task(run)
@@ -291,6 +293,7 @@ def _summary_json(
         "skipped": outcome.skipped,
         "succeed_bytes": outcome.succeed_bytes,
         "transferred": outcome.transferred,
+        "deleted": outcome.deleted,
         "elapsed": round(outcome.elapsed, 3),
         "objects": {str(name): {"count": c.count, "bytes": c.bytes} for name, c in final.items()},
         "reports": {kind: [str(p) for p in paths] for kind, paths in reports.items() if paths},

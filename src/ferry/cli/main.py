@@ -22,8 +22,12 @@ from ferry.cli import secrets
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
 from ferry.cli.batch import run_batch
+from ferry.cli.check import check as check_command
+from ferry.cli.ls import ls as ls_command
 from ferry.cli.obsutil_args import translate
 from ferry.cli.progress import BarListener, PlainListener, QuietListener
+from ferry.cli.remotes import app as remote_commands
+from ferry.cli.sync import sync as sync_command
 from ferry.config import Config, load_config
 from ferry.display import shown
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
@@ -40,11 +44,15 @@ app = typer.Typer(
 )
 
 app.add_typer(task_commands.app, name="task")
+app.add_typer(remote_commands, name="remote")
 app.add_typer(service_commands.token_app, name="token")
 app.add_typer(service_commands.key_app, name="key")
 app.add_typer(service_commands.group_app, name="group")
 app.command("serve")(service_commands.serve)
 app.command("worker")(service_commands.worker)
+app.command("check")(check_command)
+app.command("sync")(sync_command)
+app.command("ls")(ls_command)
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.
@@ -384,6 +392,40 @@ def version() -> None:
     print(f"ferry {__version__}")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"ferry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print ferry's version.", is_eager=True, callback=_print_version),
+    ] = False,
+) -> None:
+    pass
+
+
+COMPLETE_VAR = "_FERRY_COMPLETE"
+SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell completion script: eval "$(ferry completion bash)" in ~/.bashrc, or save it where
+    your shell loads completions from (~/.zfunc/_ferry, ~/.config/fish/completions/ferry.fish)."""
+    if shell not in SHELLS:
+        raise UsageError(f"no completion for {shell!r}: choose one of {', '.join(SHELLS)}")
+    from typer.completion import completion_init, get_completion_script  # type: ignore[attr-defined]
+
+    completion_init()
+    print(get_completion_script(prog_name="ferry", complete_var=COMPLETE_VAR, shell=shell))
+
+
 def _error(message: str, code: int) -> int:
     print(f"ferry: error: {shown(message)}", file=sys.stderr, flush=True)
     return code
@@ -393,12 +435,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 not found, 2 no such task, 3 bad arguments,
     4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
     command = typer.main.get_command(app)
+    if COMPLETE_VAR in os.environ:  # a shell asking for completions: only then is the machinery loaded
+        from typer.completion import completion_init  # type: ignore[attr-defined]
+
+        completion_init()
     try:
         args = translate(sys.argv[1:] if argv is None else argv)  # obsutil's spellings of cp's options
         status = command.main(args=args, prog_name="ferry", standalone_mode=False)
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)
             return EXIT_INTERRUPTED if status == 130 else status
     except ClickUsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the usage is already printed: no empty error line
+            return UsageError.exit_code
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
         return _error(" ".join(message.split()), UsageError.exit_code)

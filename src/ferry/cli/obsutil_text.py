@@ -138,6 +138,8 @@ def print_task_summary(outcome: runner.TaskOutcome, stream: TextIO | None = None
     lines = [f"Succeed count:      {outcome.succeeded:<10}Failed count:       {outcome.failed}"]
     if outcome.skipped:
         lines.append(f"Skip count:         {outcome.skipped} (up to date, not moved)")
+    if outcome.deleted:
+        lines.append(f"Deleted count:      {outcome.deleted} (not at the source)")
     lines += [
         f"Succeed bytes:      {outcome.succeed_bytes} ({obsutil_size(outcome.succeed_bytes)})",
         f"Transferred bytes:  {outcome.transferred} ({obsutil_size(outcome.transferred)})",

@@ -550,6 +550,10 @@ def group_create(
     since: Annotated[
         int | None, typer.Option("--since", help="Only objects modified after (UNIX time).")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="After migrating, check every object against the destination."),
+    ] = False,
     threshold: Annotated[str | None, typer.Option("--threshold", help="Multipart from this size.")] = None,
     part_size: Annotated[str | None, typer.Option("--part-size", help="Part size, or auto.")] = None,
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", help="Objects at once per task.")] = None,
@@ -624,6 +628,7 @@ def group_create(
         "object_overwrite_mode": _OVERWRITE.get(overwrite, overwrite),
         "consistency_check": _CHECK.get(consistency_check, consistency_check),
         "migrate_since": since,
+        "verify_after_migration": verify,
         "description": description,
         "transfer": {k: v for k, v in transfer.items() if v is not None},
     }
@@ -705,7 +710,8 @@ def _print_group(group: dict[str, Any]) -> None:
         f"Source:            {src['cloud_type']} {src.get('endpoint') or ''} {src['bucket']}",
         f"Destination:       {dst['cloud_type']} {dst.get('endpoint') or ''} "
         f"{dst['bucket']}/{dst['save_prefix']}",
-        f"Tasks:             {group['total_task_num']}",
+        f"Tasks:             {group['total_task_num']}"
+        + ("   (each verified after migrating)" if group.get("verify_after_migration") else ""),
         f"Objects:           {group['total_num']} ({format_size(group['total_size'])}): "
         f"{group['success_num']} succeeded, {group['fail_num']} failed, {group['skip_num']} skipped",
         f"Succeeded bytes:   {group['complete_size']} ({format_size(group['complete_size'])})",

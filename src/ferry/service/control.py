@@ -312,6 +312,7 @@ def group_settings(body: GroupCreate) -> dict[str, Any]:
         "payer": "requester" if body.enable_requester_pays else None,
         "bandwidth_windows": bandwidth_windows(body.bandwidth_policy),
         "metadata_migration": body.enable_metadata_migration,
+        "verify_after_migration": body.verify_after_migration,
         "transfer": body.transfer.model_dump(),
         "oms": {
             "enable_metadata_migration": body.enable_metadata_migration,

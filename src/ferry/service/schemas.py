@@ -168,6 +168,12 @@ class GroupCreate(_Strict):
         Field(default=None, description="the destination's storage class (none: the bucket's default)")
     )
     enable_requester_pays: bool = False
+    verify_after_migration: bool = Field(
+        default=False,
+        description="ferry's own: after migrating, check every object against the destination (size, then "
+        "MD5 where both sides have one); one that differs is a failed object, 'differs at destination: "
+        "size' or 'md5', retried like any other",
+    )
     transfer: TransferIn = Field(default_factory=TransferIn, description="ferry's own: transfer tuning")
 
 
@@ -346,6 +352,7 @@ class GroupOut(_Common):
     skip_num: int = 0
     project_id: str
     retry_count: int = 0
+    verify_after_migration: bool = False
     workers_connected: int | None = None
     """Workers in the service's Dask cluster (a waiting group runs once one joins)."""
 

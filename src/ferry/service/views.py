@@ -258,6 +258,7 @@ def group_view(group: TaskGroup, totals: dict[str, Any]) -> GroupOut:
         transferred_size=values["transferred_size"],
         run_transferred_size=values["run_transferred_size"],
         migrate_speed=int(totals["speed"]),
+        verify_after_migration=bool(group.settings.get("verify_after_migration")),
         progress=progress(values, group.status),
         retry_count=group.retry_count,
         start_time=ms(group.started_at),

@@ -103,6 +103,7 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
             "modified_after": settings.get("migrate_since"),
             "bandwidth_windows": settings.get("bandwidth_windows"),
             "no_user_metadata": settings.get("metadata_migration") is False,
+            "verify_after": settings.get("verify_after_migration"),
         }
     )
 

@@ -42,6 +42,7 @@ from azure.core import MatchConditions
 from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import (
     BlobBlock,
+    BlobPrefix,
     BlobServiceClient,
     ContainerClient,
     ContentSettings,
@@ -83,6 +84,7 @@ from ferry.storage.base import (
     md5_to_hex,
     one_chunk,
 )
+from ferry.storage.listing import BucketInfo, Entry, merge_page
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
 from ferry.units import format_size
@@ -199,7 +201,9 @@ class AzureBlobStore:
         self.container = container
         self.scheme = scheme
         self.endpoint = endpoint_of(service)
-        self.client: ContainerClient = service.get_container_client(container)
+        self.service = service
+        # container "" is the account (ferry ls az://): its client is never used, but must name a container
+        self.client: ContainerClient = service.get_container_client(container or "$root")
         self._identity = ("azure", self.endpoint, service.account_name)
 
     def url(self, key: str) -> str:
@@ -397,13 +401,45 @@ class AzureBlobStore:
         """Blobs under ``prefix`` in the service's order, which is by name (as S3's)."""
         with self._errors(prefix):
             for blob in self.client.list_blobs(name_starts_with=prefix or None):
-                yield ObjectInfo(
-                    key=blob.name,
-                    size=int(blob.size),
-                    mtime=blob.last_modified.timestamp(),
-                    etag=_etag(blob.etag),
-                    content_type=blob.content_settings.content_type,
-                )
+                yield self._listed(blob)
+
+    @staticmethod
+    def _listed(blob: Any) -> ObjectInfo:
+        """A listed blob, with its Content-MD5 (when it has one) as ``md5chksum``, as :meth:`stat` gives it:
+        ``ferry check`` compares by it without a request per blob."""
+        content_md5 = blob.content_settings.content_md5
+        metadata = {}
+        if content_md5 and len(content_md5) == 16:
+            metadata[MD5_METADATA_KEY] = base64.b64encode(bytes(content_md5)).decode("ascii")
+        return ObjectInfo(
+            key=blob.name,
+            size=int(blob.size),
+            mtime=blob.last_modified.timestamp(),
+            etag=_etag(blob.etag),
+            metadata=metadata,
+            content_type=blob.content_settings.content_type,
+        )
+
+    def list_folder(self, prefix: str) -> Iterator[Entry]:
+        """One level: the blobs under ``prefix`` and the virtual folders below it."""
+        with self._errors(prefix):
+            pages = self.client.walk_blobs(name_starts_with=prefix or None, delimiter="/").by_page()
+            for page in pages:  # a page holds its prefixes apart from its blobs: merged into key order
+                objects: list[ObjectInfo] = []
+                folders: list[str] = []
+                for item in page:
+                    if isinstance(item, BlobPrefix):
+                        folders.append(item.name)
+                    else:
+                        objects.append(self._listed(item))
+                yield from merge_page(objects, folders)
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        """Every container of the account (the store's own container plays no part)."""
+        with self._errors():
+            for container in self.service.list_containers():
+                modified = container.last_modified
+                yield BucketInfo(container.name, modified.timestamp() if modified else None)
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         """None: see the module's docstring."""

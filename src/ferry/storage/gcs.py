@@ -64,6 +64,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.gcs_auth import GCSConnection
+from ferry.storage.listing import BucketInfo, Entry, merge_page
 from ferry.transfer.parts import Span, split
 
 GRANULARITY = 256 * 1024
@@ -144,7 +145,8 @@ class GCSStore:
         self.connection = connection
         self.bucket = bucket
         self.scheme = scheme
-        self._bucket = connection.client.bucket(bucket)
+        # bucket "" is the account (ferry ls gs://): only list_buckets can be used then
+        self._bucket: Any = connection.client.bucket(bucket) if bucket else None
         self._timeout = connection.timeout
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
@@ -437,6 +439,23 @@ class GCSStore:
             )
             for blob in blobs:
                 yield self._info(blob)
+
+    def list_folder(self, prefix: str) -> Iterator[Entry]:
+        """One level: the objects under ``prefix`` and its prefixes (delimiter ``/``), page by page."""
+        with self._errors(None):
+            blobs = self.connection.client.list_blobs(
+                self.bucket, prefix=prefix or None, delimiter="/", retry=None, timeout=self._timeout
+            )
+            for page in blobs.pages:
+                items = [self._info(blob) for blob in page]
+                yield from merge_page(items, getattr(page, "prefixes", ()))
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        """Every bucket of the project (the store's own bucket plays no part)."""
+        with self._errors(None):
+            for bucket in self.connection.client.list_buckets(retry=None, timeout=self._timeout):
+                created = bucket.time_created
+                yield BucketInfo(bucket.name, created.timestamp() if created else None)
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         """Always empty: GCS has no API that lists resumable sessions (an abandoned one expires by itself)."""

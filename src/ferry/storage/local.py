@@ -41,6 +41,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.direct import PartWriter, open_direct
+from ferry.storage.listing import Entry, Folder
 from ferry.transfer.parts import Span
 from ferry.units import format_size
 
@@ -343,8 +344,10 @@ class LocalStore:
             os.unlink(key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Walk the directory ``prefix`` depth-first in name order, without recursion (a tree thousands
-        of levels deep is fine). Symbolic links are followed only with ``copy_links`` (``-L``), each folder
+        """Walk the directory ``prefix`` depth-first in the object stores' key order (bytes of the UTF-8
+        path, a directory's files after ``name/``: ``a.txt`` before ``a/b``, so a listing of files and one
+        of a bucket can be merged side by side), without recursion (a tree thousands of levels deep is
+        fine). Symbolic links are followed only with ``copy_links`` (``-L``), each folder
         once; otherwise they are left out, as are ferry's own temporary files and what is not a regular
         file, each with a line in :attr:`skipped`."""
         with self._errors(prefix, "listing"):
@@ -352,7 +355,7 @@ class LocalStore:
         visited = {(top.st_dev, top.st_ino)}
         stack: list[Iterator[os.DirEntry[str]]] = []
         with self._errors(prefix, "listing"):
-            stack.append(iter(sorted(os.scandir(prefix), key=lambda e: e.name)))
+            stack.append(iter(sorted(os.scandir(prefix), key=_key_order)))
         while stack:
             entry = next(stack[-1], None)
             if entry is None:
@@ -386,7 +389,7 @@ class LocalStore:
                 self._skip(entry.path, "a link to a folder already listed: not followed again")
                 return None
             visited.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(entry.path), key=lambda e: e.name)
+            entries = sorted(os.scandir(entry.path), key=_key_order)
             if not entries:
                 return ObjectInfo(key=entry.path + "/", size=0, mtime=st.st_mtime_ns / 1e9)
             return iter(entries)
@@ -398,6 +401,20 @@ class LocalStore:
     def _skip(self, path: str, why: str) -> None:
         if len(self.skipped) < MAX_SKIPPED:
             self.skipped.append((path, why))
+
+    def list_folder(self, prefix: str) -> Iterator[Entry]:
+        """One level of the directory ``prefix``: its files, and its directories as folders."""
+        with self._errors(prefix, "listing"):
+            entries = sorted(os.scandir(prefix), key=_key_order)
+        for entry in entries:
+            if is_temp_name(entry.name):
+                continue
+            with self._errors(entry.path, "listing"):
+                if entry.is_dir(follow_symlinks=False):
+                    yield Folder(entry.path + "/")
+                elif entry.is_file():
+                    st = entry.stat()
+                    yield ObjectInfo(key=entry.path, size=st.st_size, mtime=st.st_mtime_ns / 1e9)
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         return iter(())
@@ -422,3 +439,13 @@ def is_temp_name(path: str) -> bool:
     """Whether a file name is one of ferry's temporary files, by its exact pattern (a user's own
     ``report.ferry-tmp`` is not)."""
     return _TEMP_NAME.match(os.path.basename(path)) is not None
+
+
+def _key_order(entry: os.DirEntry[str]) -> bytes:
+    """Where an entry's keys fall in byte order: a directory's all start with ``name/``."""
+    try:
+        folder = entry.is_dir(follow_symlinks=False)
+    except OSError:
+        folder = False
+    name = entry.name + "/" if folder else entry.name
+    return name.encode("utf-8", "surrogateescape")

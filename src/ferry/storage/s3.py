@@ -41,6 +41,7 @@ from ferry.storage.base import (
     WriteOptions,
     md5_hex_to_b64,
 )
+from ferry.storage.listing import BucketInfo, Entry, merge_page
 from ferry.storage.netguard import refused_address
 from ferry.transfer.parts import Span
 
@@ -389,6 +390,30 @@ class S3Store:
                         mtime=item["LastModified"].timestamp(),
                         etag=item.get("ETag", "").strip('"') or None,
                     )
+
+    def list_folder(self, prefix: str) -> Iterator[Entry]:
+        """One level: the objects under ``prefix`` and its common prefixes (delimiter ``/``)."""
+        with self._errors(prefix):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                objects = (
+                    ObjectInfo(
+                        key=item["Key"],
+                        size=item["Size"],
+                        mtime=item["LastModified"].timestamp(),
+                        etag=item.get("ETag", "").strip('"') or None,
+                    )
+                    for item in page.get("Contents", [])
+                )
+                yield from merge_page(objects, (p["Prefix"] for p in page.get("CommonPrefixes", [])))
+
+    def list_buckets(self) -> Iterator[BucketInfo]:
+        """Every bucket of the account (the store's own bucket name plays no part)."""
+        with self._errors():
+            response = self.client.list_buckets()
+        for bucket in response.get("Buckets", []):
+            created = bucket.get("CreationDate")
+            yield BucketInfo(bucket["Name"], created.timestamp() if created else None)
 
     def list_uploads(self, prefix: str) -> Iterator[tuple[str, str, float]]:
         with self._errors(prefix):

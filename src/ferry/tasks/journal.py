@@ -170,6 +170,9 @@ class PlannedObject:
     problem: str | None = None
     """Set when planning already knows the object cannot be moved (an unsafe key): it is journaled as
     failed with this reason, so the report lists it."""
+    skipped: str | None = None
+    """Set when planning already knows the destination has the object (a check found it the same): it is
+    journaled as skipped with this reason."""
 
 
 @dataclass(frozen=True)
@@ -491,6 +494,9 @@ class TaskJournal:
                 seen.add(source_hash)
                 number = builder.place(obj.size)
                 state = ObjectState.PENDING if obj.problem is None else ObjectState.FAILED
+                reason = obj.problem
+                if obj.problem is None and obj.skipped is not None:
+                    state, reason = ObjectState.SKIPPED, obj.skipped
                 rows.append(
                     {
                         "task_id": self.task_id,
@@ -504,8 +510,8 @@ class TaskJournal:
                         "chunk": number,
                         "plan_digest": _plan_digest(obj, number),
                         "state": str(state),
-                        "reason": obj.problem,
-                        "state_digest": _state_digest(str(state), obj.problem),
+                        "reason": reason,
+                        "state_digest": _state_digest(str(state), reason),
                         "transferred": 0,
                         "attempts": 0,
                         "updated": now,

@@ -8,7 +8,11 @@ and the migration service:
 3. put objects back to pending when the run checks every object again (:class:`RunMode`);
 4. skip what the destination already has, by the run's rule (:mod:`ferry.tasks.skip`);
 5. move the unfinished objects (:func:`ferry.tasks.runner.run`);
-6. decide and record the task's state.
+6. with ``verify_after``, check every done or skipped object against the destination
+   (:func:`ferry.tasks.check.verify_finished`): those that differ become failed;
+7. for ``sync --delete``, once every object succeeded, delete what the destination has and the source does
+   not (:mod:`ferry.tasks.sync`);
+8. decide and record the task's state.
 
 Callers open (or create) the journal, open the two stores and say how progress and reports are shown;
 everything between is here, once. A run stopped by a stop request, or by Ctrl-C, leaves the task
@@ -24,13 +28,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ferry.config import Defaults
-from ferry.errors import InterruptedTransfer, NotFoundError
+from ferry.errors import InterruptedTransfer, NotFoundError, UsageError
 from ferry.storage.base import Store
-from ferry.tasks import runner, skip
+from ferry.tasks import check, runner, skip, sync
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
 from ferry.tasks.keys import folder_prefix
-from ferry.tasks.plan import UrlListPlan, plan_from_dict, planned_objects
+from ferry.tasks.plan import ListingPlan, UrlListPlan, plan_from_dict, planned_objects
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, ObjectState, TaskState
@@ -63,6 +67,8 @@ class TaskRun:
     run_filter: ObjectFilter | None = None
     """Filters given to this run only (a recover's ``--include`` ...): objects they leave out are not
     attempted now and keep their state."""
+    confirm_delete: Callable[[int, int], bool] | None = None
+    """Asked ``(count, bytes)`` before ``sync --delete`` deletes anything; ``False`` deletes nothing."""
     check_access: bool = False
     """Ask each side for one listing page first (the service does: a group with wrong keys fails once)."""
     chunk_policy: ChunkPolicy = field(default_factory=ChunkPolicy)
@@ -149,7 +155,8 @@ def prepare(run: TaskRun) -> Prepared:
 
 def run_task(run: TaskRun, execute: Executor = execute_here) -> RunResult:
     """Plan (if needed) and run the task; returns what this run did and the task's state after it."""
-    journal = run.journal
+    journal, settings = run.journal, run.settings
+    retry = settings.transfer_options(run.defaults).retry
     try:
         outcome = execute(run, prepare(run))
     except InterruptedTransfer:
@@ -162,9 +169,22 @@ def run_task(run: TaskRun, execute: Executor = execute_here) -> RunResult:
         run.stop.set()
         journal.set_state(TaskState.INTERRUPTED)
         raise
+    if settings.verify_after and not outcome.interrupted and outcome.stopped_by is None:
+        outcome.failed += check.verify_finished(
+            journal,
+            run.source,
+            run.destination,
+            jobs=settings.job_count(run.defaults),
+            stop=run.stop,
+            retry=retry,
+            reports=run.reports,
+        )
+        outcome.interrupted = run.stop.is_set()
     counts = journal.counts()
     outcome.skipped = counts[ObjectState.SKIPPED].count
     state = final_state(outcome, counts)
+    if state == TaskState.SUCCEEDED and settings.delete_extras:
+        state = _delete_extras(run, outcome, retry)
     journal.set_state(state)
     return RunResult(outcome, state, counts)
 
@@ -179,6 +199,44 @@ def _report_skipped(run: TaskRun) -> None:
         run.progress.notice(
             f"{len(skipped)} entries left out of the listing, such as {skipped[0][0]}: {skipped[0][1]}"
         )
+
+
+def _delete_extras(run: TaskRun, outcome: runner.TaskOutcome, retry: RetryPolicy) -> TaskState:
+    """The delete half of a sync, once every copy succeeded: ``succeeded`` or ``interrupted``; an error
+    (a listing that failed, too many to delete) leaves the task failed, so a recover tries again."""
+    plan = plan_from_dict(run.journal.info().plan)
+    if not isinstance(plan, ListingPlan) or not plan.folder:
+        raise UsageError("--delete applies to a sync of a folder or prefix")
+    reports = run.reports
+
+    def deleted(extra: sync.Extra) -> None:
+        if reports is not None:
+            reports.deleted(extra.key, extra.size)
+
+    try:
+        result = sync.delete_extras(
+            run.source,
+            run.destination,
+            plan,
+            run.settings.object_filter(),
+            max_delete=run.settings.max_delete,
+            retry=retry,
+            stop=run.stop,
+            confirm=run.confirm_delete,
+            deleted=deleted,
+        )
+    except InterruptedTransfer:
+        outcome.interrupted = True
+        return TaskState.INTERRUPTED
+    except KeyboardInterrupt:
+        run.stop.set()
+        run.journal.set_state(TaskState.INTERRUPTED)
+        raise
+    except BaseException:
+        run.journal.set_state(TaskState.FAILED)
+        raise
+    outcome.deleted = result.deleted
+    return TaskState.SUCCEEDED
 
 
 def final_state(outcome: runner.TaskOutcome, counts: Mapping[ObjectState, StateCount]) -> TaskState:

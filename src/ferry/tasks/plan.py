@@ -145,7 +145,7 @@ def planned_objects(
         yield obj
 
 
-def _target(dest: Store, download: bool, dest_root: str, relative: str) -> tuple[str, str | None]:
+def destination_for(dest: Store, download: bool, dest_root: str, relative: str) -> tuple[str, str | None]:
     """Where ``relative`` goes below the destination root, or why it cannot go there."""
     if not download:
         return join_key(dest_root, relative) if dest_root else relative, None
@@ -172,7 +172,7 @@ def _listing(
             relative = local_relative(info.key, plan.root) if upload else info.key
         if not object_filter.accepts(info.key, info.mtime):
             continue
-        target, problem = _target(dest, kind == "download", plan.dest_root, relative)
+        target, problem = destination_for(dest, kind == "download", plan.dest_root, relative)
         yield PlannedObject(info.key, target, info.size, info.mtime, info.etag, problem)
 
 
@@ -188,7 +188,7 @@ def _keys(
     for key in plan.keys:
         if stop.is_set():
             raise InterruptedTransfer("stopped while planning")
-        target, problem = _target(dest, download, plan.dest_root, key)
+        target, problem = destination_for(dest, download, plan.dest_root, key)
         if problem is not None:
             yield PlannedObject(key, "", 0, 0.0, None, problem)
             continue

@@ -22,7 +22,7 @@ from ferry.private import open_private, private_dir
 
 DEFAULT_MAX_BYTES = 30 * 1024 * 1024
 DEFAULT_MAX_FILES = 1024
-KINDS = ("succeed", "failed", "warning")
+KINDS = ("succeed", "failed", "warning", "deleted")
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\\\\]")
@@ -111,6 +111,7 @@ class ReportWriter:
         task_id: str,
         *,
         command: str = "cp",
+        kinds: tuple[str, ...] = KINDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
@@ -120,9 +121,13 @@ class ReportWriter:
             kind: _RotatingFile(
                 output_dir / f"{command}_{kind}_report_{stamp}_{task_id}.txt", max_bytes, max_files
             )
-            for kind in KINDS
+            for kind in kinds
         }
         self._lock = threading.Lock()
+
+    def row(self, kind: str, *fields: object) -> None:
+        """One line in the ``kind`` file: the UTC time, then the fields, tab-separated and escaped."""
+        self._row(kind, *fields)
 
     def _row(self, kind: str, *fields: object) -> None:
         line = "\t".join([_utc(time.time()), *(escape_field(str(f)) for f in fields)]) + "\n"
@@ -141,6 +146,10 @@ class ReportWriter:
 
     def warning(self, source: str, destination: str, message: str) -> None:
         self._row("warning", source, destination, message)
+
+    def deleted(self, destination: str, size: int) -> None:
+        """An object ``sync --delete`` removed from the destination (the source does not have it)."""
+        self._row("deleted", destination, size)
 
     def paths(self) -> dict[str, list[Path]]:
         return {kind: list(f.paths) for kind, f in self.files.items()}

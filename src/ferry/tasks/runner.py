@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from ferry.errors import FerryError, InterruptedTransfer
 from ferry.storage.base import ObjectInfo, Store, WriteOptions
+from ferry.tasks.compare import found_different
 from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.states import ObjectState
@@ -58,6 +59,8 @@ class TaskOutcome:
     costs: CostStats = field(default_factory=CostStats)
     elapsed: float = 0.0
     interrupted: bool = False
+    deleted: int = 0
+    """Objects ``sync --delete`` removed from the destination."""
     stopped_by: FerryError | None = None
     """The first error that stopped the task (see ``FerryError.stops_task``); objects not started stay
     pending for a recover."""
@@ -140,8 +143,10 @@ def run(
             return
         begin = time.monotonic()
         try:
+            # an object a check found different goes again whatever its size and time say
+            chosen = replace(options, incremental=False) if found_different(obj.reason) else options
             with large if obj.size >= options.threshold else contextlib.nullcontext():
-                transferred, notices, skipped = _move(obj, source, dest, options, progress, stop, limiter)
+                transferred, notices, skipped = _move(obj, source, dest, chosen, progress, stop, limiter)
         except InterruptedTransfer:
             with lock:
                 outcome.interrupted = True

@@ -71,6 +71,14 @@ class TaskSettings:
     """Only objects modified strictly after this UNIX time (the service's ``migrate_since``)."""
     incremental: bool = False
     skip_rule: SkipRule = "engine"
+    delete_extras: bool = False
+    """``sync --delete``: once every object is copied, delete what the destination has and the source
+    does not (see :mod:`ferry.tasks.sync`)."""
+    max_delete: int | None = None
+    """Delete nothing when there would be more than this many to delete."""
+    verify_after: bool = False
+    """After moving, check every done or skipped object against the destination (the service's verify
+    after migrating): one that differs becomes failed, ``differs at destination: size`` (or ``md5``)."""
     # where things go
     checkpoint_dir: str | None = None
     temp_dir: str | None = None
@@ -85,6 +93,8 @@ class TaskSettings:
         """Raise UsageError for a value no run could use (so a bad task is never created)."""
         if self.jobs is not None and not 1 <= self.jobs <= MAX_JOBS:
             raise UsageError(f"invalid job count {self.jobs}: it must be between 1 and {MAX_JOBS}")
+        if self.max_delete is not None and self.max_delete < 0:
+            raise UsageError(f"invalid --max-delete {self.max_delete}: it cannot be negative")
         self.object_filter()
         check_payer(self.payer)
         resolve_options(Defaults(), **self._option_values())
@@ -197,7 +207,7 @@ class TaskSettings:
 _FIELDS = {f.name: f for f in fields(TaskSettings)}
 _OPTION_NAMES = {"meta": "metadata", "since": "modified_after", "migrate_since": "modified_after"}
 _SIZES = {"threshold": "threshold", "copy_threshold": "copy threshold", "bwlimit": "bandwidth limit"}
-_COUNTS = {"parallel", "jobs", "retries"}
+_COUNTS = {"parallel", "jobs", "retries", "max_delete"}
 _TEXTS = {"acl", "storage_class", "payer", "time_range", "checkpoint_dir", "temp_dir", "output_dir"}
 
 

@@ -130,7 +130,12 @@ class PrivateRgw:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "FERRY_RGW_DIR": str(self.run_dir), "FERRY_RGW_PORT": str(self.port)}
+        return {
+            **os.environ,
+            "FERRY_RGW_DIR": str(self.run_dir),
+            "FERRY_RGW_PORT": str(self.port),
+            "FERRY_RGW_MEM_BYTES": str(2 * 1024**3),
+        }
 
     def start(self) -> None:
         script = Path(__file__).resolve().parents[2] / "scripts" / "rgw.sh"

@@ -75,11 +75,11 @@ def deliver(proc: subprocess.Popen[bytes], fault: ProcessFault) -> bool:
 
 
 def flip_bytes(path: Path, rng: random.Random, count: int) -> list[int]:
-    """Flip one bit in each of ``count`` seeded bytes of ``path`` (in place); the offsets."""
+    """Flip one bit in each of ``count`` distinct seeded bytes of ``path`` (in place); the offsets."""
     size = path.stat().st_size
     if size == 0:
         return []
-    offsets = sorted(rng.randrange(size) for _ in range(count))
+    offsets = sorted(rng.sample(range(size), min(count, size)))
     with open(path, "r+b") as handle:
         for offset in offsets:
             handle.seek(offset)

@@ -76,10 +76,14 @@ def plot(runs: list[dict[str, Any]], png: Path) -> None:
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     kinds = sorted({r["workload"] for r in runs})
-    for kind in kinds:
+    palette = plt.get_cmap("tab20")
+    for i, kind in enumerate(kinds):
+        color = palette(i % 20)  # the same colour for a workload in both panels
         group = [r for r in runs if r["workload"] == kind]
         xs = [r["faults"] for r in group]
-        top.scatter(xs, [sum(r["anomalies"].values()) for r in group], s=14, label=kind, alpha=0.7)
+        top.scatter(
+            xs, [sum(r["anomalies"].values()) for r in group], s=14, label=kind, alpha=0.7, color=color
+        )
         m = [r for r in group if r["resent_bytes"] is not None and r["data_bytes"]]
         if m:
             bottom.scatter(
@@ -87,6 +91,7 @@ def plot(runs: list[dict[str, Any]], png: Path) -> None:
                 [100 * r["resent_bytes"] / r["data_bytes"] for r in m],
                 s=14,
                 alpha=0.7,
+                color=color,
             )
     top.set_ylabel("anomalies in the run")
     top.set_ylim(-0.5, max(3, max(sum(r["anomalies"].values()) for r in runs) + 1))

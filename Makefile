@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system servers lint test demo bench stop clean
+.PHONY: install system servers lint test demo bench chaos chaos-report stop clean
 
 system:
 	@bash scripts/bootstrap.sh
@@ -40,6 +40,20 @@ lint: install
 
 test: install servers lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# A seeded chaos campaign (docs/reliability.md): faults until CHAOS_FAULTS were injected or CHAOS_MINUTES
+# passed; one JSON line per run in CHAOS_OUT. The storage-server restart fault uses a radosgw of its own.
+CHAOS_SEED ?= 1
+CHAOS_FAULTS ?= 1000
+CHAOS_MINUTES ?= 35
+CHAOS_OUT ?= chaos-results.jsonl
+chaos: install servers
+	$(BIN)/python -m tests.chaos --seed $(CHAOS_SEED) --faults $(CHAOS_FAULTS) --minutes $(CHAOS_MINUTES) \
+		--private-rgw $(CURDIR)/.run/chaos-rgw:7580 --out $(CHAOS_OUT)
+
+chaos-report: install
+	$(BIN)/python -m pip install -q -e '.[chaos]'
+	$(BIN)/python -m tests.chaos.report $(CHAOS_OUT) --png chaos-results.png
 
 demo: install servers
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

@@ -151,7 +151,8 @@ def test_wrong_destination_secret_fails_then_retry_with_the_right_keys(
     assert group["status_name"] == "succeeded", group
     assert group["retry_count"] == 1 and group["error_reason"] is None
     assert digests(rgw.client(second=True), other_bucket) == source
-    assert_error(api.put(f"/taskgroups/{group_id}/retry", json={}), 400, "OMS.1039")  # not failed any more
+    again = api.put(f"/taskgroups/{group_id}/retry", json={})  # succeeded: nothing to retry, and no error
+    assert again.status_code == 200 and api.group(group_id)["retry_count"] == 1
     assert_no_secrets(service, seen, [*secrets_of(rgw), wrong])
 
 
@@ -379,8 +380,9 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
         )["error_msg"]
     )
     ok_body = {field: "v" * limit for field, limit in RETRY_LIMITS.items()}
-    body = assert_error(api.put(retry, json={**ok_body, "migrate_failed_object": True}), 400, "OMS.1039")
-    assert "only a failed group can be retried" in body["error_msg"]  # well-formed, but the group succeeded
+    # well-formed, and the group already succeeded: nothing to retry, and a script's retry loop ends
+    assert api.put(retry, json={**ok_body, "migrate_failed_object": True}).status_code == 200
+    assert api.group(group_id)["status"] == "succeeded"
     body = assert_error(api.put(retry, content=b"src_ak=x"), 400, "OMS.0064")
     assert "must be a JSON object" in body["error_msg"]
     assert_error(api.put("/taskgroups/no-such-group/retry", json={}), 400, "OMS.1009")
@@ -420,7 +422,8 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
 
     [task] = api.get("/tasks", params={"group_id": group_id}).json()["tasks"]
     assert_error(api.post(f"/tasks/{task['id']}/stop"), 400, "OMS.1038")  # it succeeded
-    assert_error(api.post(f"/tasks/{task['id']}/start", json={}), 400, "OMS.1039")
+    assert api.post(f"/tasks/{task['id']}/start", json={}).status_code == 200  # it succeeded: nothing to do
+    assert api.get(f"/tasks/{task['id']}").json()["status"] == "succeeded"
     assert_error(intruder.get(f"/tasks/{task['id']}"), 403, "FERRY.0013")
     assert_error(own.get(f"/tasks/{task['id']}"), 400, "OMS.1009")
     assert api.delete(f"/tasks/{task['id']}").status_code == 200
@@ -498,6 +501,17 @@ def test_group_commands_against_the_service(tmp_path, shared, seen, rgw, s3, buc
         77,
     )
     assert digests(rgw.client(second=True), other_bucket, "cli/") == source
+    for action in ("retry", "start"):  # "retry until it succeeds" loops end
+        nothing = ferry("group", action, group["id"])
+        assert nothing.returncode == 0, nothing.stderr
+        assert (
+            f"task group {group['id']} already succeeded: there is nothing to start or retry"
+            in nothing.stdout
+        )
+    assert (
+        json.loads(ferry("group", "show", group["id"], "--json").stdout)["retry_count"]
+        == group["retry_count"]
+    )
 
     listed = ferry("group", "list", "--json")
     assert listed.returncode == 0

@@ -779,6 +779,8 @@ def group_start(
         cdn_key,
     )
     with _client(server, token, project) as client:
+        if _already_succeeded(client, group_id, json_output):
+            return
         client.group_action(group_id, "start", credentials)
         if not json_output:
             print(f"started task group {group_id}", flush=True)
@@ -830,6 +832,8 @@ def group_retry(
         "migrate_failed_object": failed_only,
     }
     with _client(server, token, project) as client:
+        if _already_succeeded(client, group_id, json_output):
+            return
         client.group_action(group_id, "retry", body)
         if not json_output:
             print(f"retrying task group {group_id}", flush=True)
@@ -837,6 +841,19 @@ def group_retry(
             _wait(client, group_id, json_output)
         elif json_output:
             print(json.dumps(client.show_group(group_id), indent=2))
+
+
+def _already_succeeded(client: ServiceClient, group_id: str, json_output: bool) -> bool:
+    """A start or retry of a group that already succeeded does nothing and exits 0, so "retry until it
+    succeeds" loops end."""
+    group = client.show_group(group_id)
+    if group.get("status") != "succeeded":
+        return False
+    if json_output:
+        print(json.dumps(group, indent=2))
+    else:
+        print(f"task group {group_id} already succeeded: there is nothing to start or retry", flush=True)
+    return True
 
 
 @group_app.command("rm")

@@ -534,6 +534,8 @@ def _stop_tasks(session: Session, where: Any) -> list[str]:
 def start_group(service: Service, project_id: str, group_id: str, body: Credentials) -> None:
     with service.database.session() as session:
         group = get_group(session, project_id, group_id)
+        if group.status == states.SUCCEEDED:
+            return  # nothing to do: "start until it succeeds" loops end
         if group.status != states.STOPPED:
             hint = " (a failed group is retried: PUT .../retry)" if group.status == states.FAILED else ""
             raise ApiError(
@@ -554,6 +556,8 @@ def retry_group(service: Service, project_id: str, group_id: str, body: RetryBod
     false: every object of those tasks is checked again and those already migrated are skipped."""
     with service.database.session() as session:
         group = get_group(session, project_id, group_id)
+        if group.status == states.SUCCEEDED:
+            return  # nothing to retry: "retry until it succeeds" loops end
         if group.status != states.FAILED:
             raise ApiError(
                 400, CANNOT_START, f"the group's status is {group.status}: only a failed group can be retried"
@@ -618,6 +622,8 @@ def stop_task(service: Service, project_id: str, number: int) -> None:
 def start_task(service: Service, project_id: str, number: int, body: RetryBody) -> None:
     with service.database.session() as session:
         task = get_task(session, project_id, number)
+        if task.status == states.SUCCEEDED:
+            return  # nothing to do, as for a group
         if task.status not in (states.STOPPED, states.FAILED):
             raise ApiError(
                 400,

@@ -333,12 +333,17 @@ class S3Store:
 
     def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
         parts: dict[int, PartResult] = {}
-        with self._errors(key):
-            paginator = self.client.get_paginator("list_parts")
-            for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
-                for part in page.get("Parts", []):
-                    number = part["PartNumber"]
-                    parts[number] = PartResult(number, part["ETag"].strip('"'), part.get("ChecksumCRC32"))
+        try:
+            with self._errors(key):
+                paginator = self.client.get_paginator("list_parts")
+                for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+                    for part in page.get("Parts", []):
+                        number = part["PartNumber"]
+                        parts[number] = PartResult(number, part["ETag"].strip('"'), part.get("ChecksumCRC32"))
+        except NotFoundError as exc:
+            # Ceph RGW answers NoSuchKey, not NoSuchUpload, for an upload that was completed or aborted: the
+            # upload is gone (and the object may have been completed by a run that died just after).
+            raise UploadGoneError(f"{self.url(key)}: the multipart upload no longer exists") from exc
         return parts
 
     def staged_key(self, key: str, upload_id: str) -> str | None:

@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -260,7 +261,30 @@ def _sqlite_engine(path: Path) -> Engine:
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @event.listens_for(engine, "handle_error")
+    def _damaged(context: Any) -> None:
+        # quick_check at open does not compare indexes with their tables, and a flipped byte in a text
+        # column is only met when the row is read: such damage surfaces mid-run, and is reported as such.
+        reason = _damage(context.original_exception)
+        if reason is not None:
+            raise JournalDamagedError(f"the journal of task {path.stem} is damaged ({reason}): {path}")
+
     return engine
+
+
+def _damage(exc: BaseException) -> str | None:
+    """What a SQLite error says about damage to the file, or ``None`` for any other error (a lock ...)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc).strip()
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in text or "not a database" in text:
+        return text
+    if "Could not decode to UTF-8" in text:
+        return "a text value is not UTF-8"
+    if text.startswith(("no such column", "no such table", "no such index")):
+        return f"its schema is not ferry's: {text}"  # the file's own CREATE statements were changed
+    return None
 
 
 class TaskJournal:
@@ -332,8 +356,8 @@ class TaskJournal:
         engine = _sqlite_engine(path)
         try:
             with engine.begin() as connection:
-                (check,) = connection.exec_driver_sql("PRAGMA quick_check").one()
-                if check != "ok":
+                problems = [row[0] for row in connection.exec_driver_sql("PRAGMA quick_check")]
+                if problems != ["ok"]:  # one row per problem found
                     raise JournalDamagedError(f"the journal of task {task_id} is damaged: {path}")
                 tables = {
                     row[0]
@@ -415,7 +439,16 @@ class TaskJournal:
         """One transaction: on the journal's one connection under its mutex (a per-task file), or on a
         pooled connection (a shared database)."""
         with self._mutex if self._mutex is not None else contextlib.nullcontext(), self.engine.begin() as c:
-            yield c
+            try:
+                yield c
+            except (ValueError, TypeError, OverflowError) as exc:
+                if self.path is None:
+                    raise
+                # a stored value of the wrong type (a flipped byte in a record header) cannot be read back
+                raise JournalDamagedError(
+                    f"the journal of task {self.task_id} is damaged (a value cannot be read: "
+                    f"{type(exc).__name__}): {self.path}"
+                ) from None
 
     # --- the task -------------------------------------------------------------------------------------------
 
@@ -711,7 +744,11 @@ def _journal_object(row: Any) -> JournalObject:
     planned = PlannedObject(row.source_key, row.dest_key, row.size, row.mtime, row.etag)
     damage = None
     state = row.state
-    if _plan_digest(planned, row.chunk) != row.plan_digest:
+    try:
+        intact = _plan_digest(planned, row.chunk) == row.plan_digest
+    except (ValueError, TypeError, OverflowError):  # a value of the wrong type: a damaged record header
+        intact = False
+    if not intact:
         damage = "the journal's record of this object is damaged; it was not moved (plan the task again)"
     elif state not in OBJECT_STATES or _state_digest(state, row.reason) != row.state_digest:
         state = ObjectState.PENDING

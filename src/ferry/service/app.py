@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ferry import __version__
-from ferry.service import api_groups, api_tasks, errors
+from ferry.service import api_dashboard, api_groups, api_tasks, dashboard, errors
 from ferry.service.auth import TokenGate
 from ferry.service.control import Service
 
@@ -34,5 +34,8 @@ def create_app(service: Service) -> FastAPI:
     errors.install(app)
     app.include_router(api_groups.router)
     app.include_router(api_tasks.router)
+    app.include_router(api_dashboard.router)
+    app.include_router(api_dashboard.auth_router)
+    app.include_router(dashboard.router)
     app.add_middleware(TokenGate, database=service.database)
     return app

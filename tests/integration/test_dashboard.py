@@ -4,6 +4,7 @@ right keys, another project's groups never shown. Screenshots of each run go to 
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -141,16 +142,21 @@ def no_script_ran(driver) -> None:
 
 
 def screenshot(driver, name: str, width: int, selector: str) -> Path:
-    """A screenshot of the whole page at ``width`` px, once ``selector`` is on it."""
-    driver.set_window_size(width, 900)
-    wait(driver, lambda d: all_css(d, selector))
-    time.sleep(0.5)  # the layout settles (the chart is drawn at the new width)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, max(600, min(int(height) + 20, 4000)))
-    time.sleep(0.3)
+    """A screenshot of the whole page as a screen ``width`` px wide shows it (390: a phone), once
+    ``selector`` is on it."""
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        wait(driver, lambda d: all_css(d, selector))
+        time.sleep(0.6)  # the layout settles (the chart is drawn again at the new width)
+        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": min(height, 5000)})
+        time.sleep(0.3)
+        data = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"]
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     path = output_dir() / f"{name}-{width}.png"
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
+    path.write_bytes(base64.b64decode(data))
     assert path.stat().st_size > 10_000
     return path
 
@@ -225,7 +231,7 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     open_group(page, group_id)
     wait(page, lambda d: group_status(d) == "Executing")
     assert css(page, "#group-title").text == "Photos archive to account 2"
-    assert len(all_css(page, "#tasks tr[data-task]")) == 2
+    wait(page, lambda d: len(all_css(d, "#tasks tr[data-task]")) == 2, message="the tasks are not listed")
 
     # Deleting a running group is refused with the API's message.
     css(page, "#action-delete").click()
@@ -256,8 +262,6 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     row = css(page, f'tr[data-group="{group_id}"]')
     assert "100%" in row.text and "Photos archive" in row.text and other_bucket in row.text
     assert rgw.secret_key not in page.page_source and rgw.secret_key_2 not in page.page_source
-    screenshot(page, "groups", 1280, "#groups tr[data-group]")
-    screenshot(page, "groups", 390, "#groups tr[data-group]")
 
 
 def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
@@ -353,6 +357,33 @@ def test_another_projects_groups_never_appear(page, service, rgw, bucket, seen):
     refused = wait(page, lambda d: css(d, "#action-error").text)
     assert "no task group" in refused
     assert "Other project group" not in page.page_source
+
+
+def test_the_list_of_groups_at_work(page, service, token, rgw, s3, bucket, bucket2, seen):
+    """Groups in several states at once, as an operator sees them (the screenshots of the list)."""
+    put_objects(s3, bucket, {f"logs/{n:02}.gz": 2 * MiB for n in range(4)})
+    api = api_for(service, seen, PROJECT, token)
+    running = create(
+        api,
+        node(rgw, bucket, object_key=["logs/"]),
+        node(rgw, bucket2, save_prefix="2026/"),
+        description="Nightly logs",
+        transfer={"bwlimit": "512KiB", "jobs": 1},
+    )
+    failing = create(
+        api,
+        node(rgw, bucket, object_key=["logs/00.gz", "logs/missing.gz"]),
+        node(rgw, bucket2),
+        task_type="LIST",
+        description="Hand-picked objects",
+    )
+    api.wait(failing)
+    wait(page, lambda d: row_status(d, running) == "Executing" and row_status(d, failing) == "Failed", 30)
+    wait(page, lambda d: "/s" in css(d, f'tr[data-group="{running}"]').text, 20, "no speed shown")
+    screenshot(page, "groups", 1280, "#groups tr[data-group]")
+    screenshot(page, "groups", 390, "#groups tr[data-group]")
+    assert api.put(f"/taskgroups/{running}/stop").status_code == 200
+    api.wait(running)
 
 
 def test_log_out_forgets_the_token(page, service):

@@ -91,10 +91,14 @@
   const TIME = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit",
     minute: "2-digit", second: "2-digit" });
   const CLOCK = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const SECONDS = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const DAY = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
 
-  function timeCell(date) {
-    return date ? h("time", { datetime: date.toISOString(), title: date.toString() }, TIME.format(date)) : "—";
+  const SHORT = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit",
+    minute: "2-digit" });
+
+  function timeCell(date, format) {
+    return date ? h("time", { datetime: date.toISOString(), title: date.toString() }, (format || TIME).format(date)) : "—";
   }
 
   function reasonText(reason) {
@@ -106,6 +110,8 @@
   }
 
   function progressOf(doneSize, totalSize, done, total, given, status) {
+    // A failed object may have no known size (it was missing): then the bytes alone would say 100%.
+    if (totalSize > 0 && total > done) return Math.min(1, doneSize / totalSize, done / total);
     if (totalSize > 0) return Math.min(1, doneSize / totalSize);
     if (total > 0) return Math.min(1, done / total);
     if (typeof given === "number" && given >= 0) return Math.min(1, given > 1 ? given / 100 : given);
@@ -380,7 +386,7 @@
     const notice = h("p", { class: "notice error", role: "alert", hidden: true });
     const table = h("table", { class: "groups" },
       h("thead", {}, h("tr", {}, ["Group", "Source", "Destination", "Status", "Progress", "Objects",
-        "Data", "Speed", "Created", "Finished"].map((c) => h("th", { scope: "col" }, c)))),
+        "Data", "Speed", "Created · finished"].map((c) => h("th", { scope: "col" }, c)))),
       body);
     main.replaceChildren(h("section", { class: "page" },
       h("div", { class: "page-head" },
@@ -406,7 +412,7 @@
       const total = num(data.count);
       counter.textContent = `${count(total)} ${total === 1 ? "group" : "groups"}`;
       if (!groups.length) {
-        body.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: "10" },
+        body.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: "9" },
           status ? `No ${LABELS[status].toLowerCase()} groups.` : "No task groups yet: create one with New group, ferry group create or the API.")));
       } else {
         body.replaceChildren(...groups.map(groupRow));
@@ -428,8 +434,8 @@
       h("td", { "data-label": "Objects", class: "num objects" }, objectsText(g)),
       h("td", { "data-label": "Data", class: "num" }, `${bytes(g.doneSize)} / ${bytes(g.totalSize)}`),
       h("td", { "data-label": "Speed", class: "num" }, g.status === "executing" ? speed(g.speed) : "—"),
-      h("td", { "data-label": "Created" }, timeCell(g.created)),
-      h("td", { "data-label": "Finished" }, timeCell(g.finished)));
+      h("td", { "data-label": "Times" }, h("span", { class: "times" }, timeCell(g.created, SHORT),
+        g.finished ? h("span", { class: "muted" }, "→ ", timeCell(g.finished, SHORT)) : null)));
     row.addEventListener("click", (event) => {
       if (!event.target.closest("a")) go(link);
     });
@@ -710,12 +716,13 @@
     }
     const ticks = width < 500 ? 3 : 5;
     const long = span > 20 * 3600 * 1000;
+    const short = span < 20 * 60 * 1000;
     for (let i = 0; i < ticks; i += 1) {
       const t = t0 + (span * i) / (ticks - 1);
       const date = new Date(t);
       const anchor = i === 0 ? "start" : i === ticks - 1 ? "end" : "middle";
       grid.push(s("text", { x: x(t), y: height - 8, "text-anchor": anchor, class: "tick" },
-        long ? `${DAY.format(date)} ${CLOCK.format(date)}` : CLOCK.format(date)));
+        long ? `${DAY.format(date)} ${CLOCK.format(date)}` : (short ? SECONDS : CLOCK).format(date)));
     }
     const svg = s("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
       "aria-label": `Throughput over the run, peak ${speed(peak)}` },

@@ -292,6 +292,8 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
     assert css(page, "#failed-count").text == "2 failed"
     assert css(page, "#group-reason").text
     no_script_ran(page)
+    screenshot(page, "failed-group", 1280, "#failed td.key")
+    screenshot(page, "failed-group", 390, "#failed td.key")
 
     css(page, "#failed-csv").click()
     csv_path = downloads / f"failed-objects-{group_id}.csv"
@@ -305,6 +307,7 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
     css(page, "#action-retry").click()
     wait(page, lambda d: css(d, "dialog[open] input[name=mode][value=failed]")).is_selected()
     fill_credentials(page, rgw)
+    screenshot(page, "retry-dialog", 390, "dialog[open]")
     css(page, "dialog[open] button[type=submit]").click()
     wait(page, lambda d: group_status(d) == "Succeeded", 60, "the retry did not succeed")
     wait(page, lambda d: css(d, "#failed-count").text == "none")

@@ -558,7 +558,7 @@
       const keys = Array.isArray(g.src.object_key) ? g.src.object_key.filter((k) => k !== "") : [];
       stats.replaceChildren(
         stat("Progress", bar(g.progress, g.status), `${bytes(g.doneSize)} of ${bytes(g.totalSize)}`, "stat-progress"),
-        stat("Objects", objectsText(g), g.skipped ? `${count(g.skipped)} skipped (already there)` : `${count(g.tasks ?? 0)} tasks`, "stat-objects"),
+        stat("Objects", objectsText(g), g.skipped ? `${count(g.skipped)} skipped (already there)` : `${count(g.tasks ?? 0)} ${num(g.tasks) === 1 ? "task" : "tasks"}`, "stat-objects"),
         stat("Speed", g.status === "executing" ? speed(g.speed) : "—", `${bytes(g.moved)} moved in all${g.retries ? ` · ${g.retries} retries` : ""}`, "stat-speed"),
         stat("Times", h("span", {}, "Created ", timeCell(g.created)),
           h("span", {}, "Started ", timeCell(g.started), h("br"), "Finished ", timeCell(g.finished)), "stat-times"),

@@ -100,6 +100,19 @@ def wait(driver, condition, timeout: float = 30, message: str = ""):
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(safe, message)
 
 
+def texts(driver, selector: str) -> list[str]:
+    """The visible text of every element ``selector`` matches, read at one instant (the page redraws its
+    tables every few seconds: elements found earlier may be gone by the time they are read)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText.trim())", selector
+    )
+
+
+def text(driver, selector: str) -> str:
+    found = texts(driver, selector)
+    return found[0] if found else ""
+
+
 def login(driver, token: str) -> None:
     field = wait(driver, lambda d: css(d, "input[name=token]"))
     field.clear()
@@ -109,12 +122,12 @@ def login(driver, token: str) -> None:
 
 
 def row_status(driver, group_id: str) -> str | None:
-    rows = all_css(driver, f'tr[data-group="{group_id}"]')
-    return rows[0].find_element("css selector", ".badge").text if rows else None
+    found = texts(driver, f'tr[data-group="{group_id}"] .badge')
+    return found[0] if found else None
 
 
 def group_status(driver) -> str:
-    return css(driver, "#group-status .badge").text
+    return text(driver, "#group-status .badge")
 
 
 def open_group(driver, group_id: str) -> None:
@@ -230,7 +243,7 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     wait(page, lambda d: row_status(d, group_id) == "Executing", 30, "never seen executing")
     open_group(page, group_id)
     wait(page, lambda d: group_status(d) == "Executing")
-    assert css(page, "#group-title").text == "Photos archive to account 2"
+    assert text(page, "#group-title") == "Photos archive to account 2"
     wait(page, lambda d: len(all_css(d, "#tasks tr[data-task]")) == 2, message="the tasks are not listed")
 
     # Deleting a running group is refused with the API's message.
@@ -247,20 +260,18 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     wait(page, lambda d: group_status(d) == "Succeeded", 90, "never succeeded")
     wait(page, lambda d: "100%" in css(d, "#stat-progress").text)
     assert digests(rgw.client(second=True), other_bucket, "moved/") == source
-    statuses = [
-        row.find_element("css selector", ".badge").text for row in all_css(page, "#tasks tr[data-task]")
-    ]
+    statuses = texts(page, "#tasks tr[data-task] .badge")
     assert statuses == ["Succeeded", "Succeeded"]
     wait(page, lambda d: all_css(d, "#chart svg path.line"), 20, "no throughput chart")
-    assert "peak" in css(page, "#chart-note").text
-    assert "46" in css(page, "#stat-objects").text  # 46 objects
+    assert "peak" in text(page, "#chart-note")
+    assert "46" in text(page, "#stat-objects")  # 46 objects
     screenshot(page, "group", 1280, "#chart svg")
     screenshot(page, "group", 390, "#chart svg")
 
     css(page, "a.back").click()
     wait(page, lambda d: row_status(d, group_id) == "Succeeded")
-    row = css(page, f'tr[data-group="{group_id}"]')
-    assert "100%" in row.text and "Photos archive" in row.text and other_bucket in row.text
+    row = text(page, f'tr[data-group="{group_id}"]')
+    assert "100%" in row and "Photos archive" in row and other_bucket in row
     assert rgw.secret_key not in page.page_source and rgw.secret_key_2 not in page.page_source
 
 
@@ -281,16 +292,16 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
     # The list, filtered on failed groups, shows it; its page shows the failed keys as text.
     css(page, "#status-filter option[value=failed]").click()
     wait(page, lambda d: "status=failed" in d.current_url and row_status(d, group_id) == "Failed")
-    assert all(badge.text == "Failed" for badge in all_css(page, "#groups .badge"))
+    assert set(texts(page, "#groups .badge")) == {"Failed"}
     open_group(page, group_id)
     wait(page, lambda d: len(all_css(d, "#failed tr td.key")) == 2, message="no failed objects")
-    keys = [cell.text for cell in all_css(page, "#failed td.key")]
+    keys = texts(page, "#failed td.key")
     assert keys == [HOSTILE, HOSTILE_2]
-    reasons = [cell.text for cell in all_css(page, "#failed td.reason")]
+    reasons = texts(page, "#failed td.reason")
     assert all(reason and reason != "—" for reason in reasons), reasons
     assert all_css(page, "#failed img") == [] and all_css(page, "main script") == []
-    assert css(page, "#failed-count").text == "2 failed"
-    assert css(page, "#group-reason").text
+    assert text(page, "#failed-count") == "2 failed"
+    assert text(page, "#group-reason")
     no_script_ran(page)
     screenshot(page, "failed-group", 1280, "#failed td.key")
     screenshot(page, "failed-group", 390, "#failed td.key")

@@ -104,7 +104,7 @@ def failed_csv(project_id: ProjectId, group_id: GroupId, service: Svc) -> Stream
     writer.writerow(["task_id", "key", "dest_key", "size", "reason"])
     for task_id in task_ids:
         try:
-            journal = TaskJournal.open(service.settings.checkpoint_dir, task_id)
+            journal = TaskJournal.open_shared(service.database.engine, task_id)
         except FerryError:  # not planned yet, or deleted
             continue
         with journal:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ferry import __version__
-from ferry.service import api_groups, api_meta, api_tasks, errors
+from ferry.service import api_dashboard, api_groups, api_meta, api_tasks, dashboard, errors
 from ferry.service.auth import TokenGate
 from ferry.service.control import Service
 from ferry.service.keys import Sealer
@@ -37,7 +37,10 @@ def create_app(service: Service) -> FastAPI:
     errors.install(app)
     app.include_router(api_groups.router)
     app.include_router(api_tasks.router)
+    app.include_router(dashboard.router)  # before api_meta: GET / is the page for a browser
     app.include_router(api_meta.router)
+    app.include_router(api_dashboard.router)
+    app.include_router(api_dashboard.auth_router)
     app.add_middleware(TokenGate, database=service.database, sealer=Sealer(service.settings.data_dir))
     app.add_middleware(BodyLimit)  # the outermost: nothing reads a body before its size is checked
     return app

@@ -1,4 +1,5 @@
-"""The service's state in a database: tokens (hashes only), access keys (sealed), task groups and tasks.
+"""The service's state in a database: tokens (hashes only), access keys (sealed), task groups, their tasks
+and throughput samples.
 
 SQLite in the data directory by default; PostgreSQL when a ``postgresql://`` URL is given. The schema is
 created and upgraded by the Alembic migrations in :mod:`ferry.service.migrations`, never by
@@ -146,6 +147,18 @@ def schema() -> MetaData:
         for table in metadata.tables.values():
             table.to_metadata(merged)
     return merged
+
+
+class GroupSample(Base):
+    """Bytes a group had moved (every run of every task) at a moment: its throughput over time is the
+    difference between two samples. Kept few per group (see :mod:`ferry.service.samples`)."""
+
+    __tablename__ = "group_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("task_groups.id", ondelete="CASCADE"), index=True)
+    time: Mapped[float] = mapped_column(Float)
+    transferred_size: Mapped[int] = mapped_column(BigInteger)
 
 
 def normalise_url(url: str) -> str:

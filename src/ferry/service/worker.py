@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ferry.config import Defaults
 from ferry.errors import FerryError, InterruptedTransfer, TaskNotFoundError
-from ferry.service import nodes, states
+from ferry.service import nodes, samples, states
 from ferry.service.db import Database, ServiceInstance, Task, TaskGroup, now
 from ferry.service.dispatch import Cluster, NodePair
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, Vault
@@ -490,6 +490,10 @@ class Scheduler:
                     self._mirror_one(running)
                 except Exception:  # the next tick tries again
                     log.exception("task %s: could not update its counters", running.task_id)
+            try:
+                samples.record_due(self.database)
+            except Exception:  # the next tick tries again
+                log.exception("could not record throughput samples")
 
     def _mirror_one(self, running: Running) -> None:
         with running.lock:

@@ -117,6 +117,8 @@ class Service:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        self.process.kill()  # a service that never answered must not outlive the test
+        self.process.wait(10)
         raise AssertionError(f"ferry serve did not answer in 90 s:\n{self.log()}")
 
     def kill(self) -> None:

@@ -3,11 +3,11 @@
 
 :func:`ferry.tasks.lifecycle.run_task` plans the task in the service (streamed into the database) and then
 hands its unfinished chunks to :meth:`Cluster.executor`. Each chunk is one Dask task running
-:func:`ferry.service.work.run_chunk`. Dask reschedules the chunks of a worker that died; a chunk whose run
-raised (a database outage, a worker lost more often than Dask allows) is submitted again here, up to
-:data:`SUBMISSIONS` times. The database, not the scheduler's memory, is the truth: a restarted service
-finds every unfinished chunk in it, and the chunk's lease keeps two services on one database from running
-the same chunk at once.
+:func:`ferry.service.work.run_chunk`. Dask reschedules the chunks of a worker that died; a chunk whose
+run raised or lost its lease (a database outage, a worker lost more often than Dask allows) is submitted
+again here, later each time, up to :data:`SUBMISSIONS` times. The database, not the scheduler's memory, is
+the truth: a restarted service finds every unfinished chunk in it, and the chunk's lease keeps two services
+on one database from running the same chunk at once.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from ferry.tasks.runner import TaskOutcome
 
 log = logging.getLogger("ferry.service")
 
-SUBMISSIONS = 5
-"""How often one run submits a chunk whose attempts keep failing before leaving it for the next run."""
+SUBMISSIONS = 8
+"""How often one run submits a chunk whose attempts keep failing before leaving it for the next run: the
+waits between them (1, 2, 4, 8, then 15 s) span about a minute."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,23 @@ class Cluster:
 
         submitted = {number: 1 for number in journal.chunks_to_run()}
         running = {submit(number): number for number in submitted}
+        again: dict[int, float] = {}  # chunk -> when to submit it again
         stopping = False
-        while running:
-            done = _first_done(running, 1.0)
+        while running or again:
+            done = _first_done(running, 1.0) if running else []
+            if not running:
+                time.sleep(0.2)
             on_tick()
             if run.stop.is_set() and not stopping:
                 stopping = True
                 chunks.request_stop(engine, task_id)
+            for number, due in list(again.items()):
+                if stopping:
+                    del again[number]
+                    outcome.interrupted = True
+                elif time.monotonic() >= due:
+                    del again[number]
+                    running[submit(number)] = number
             for future in done:
                 number = running.pop(future)
                 try:
@@ -151,8 +162,9 @@ class Cluster:
                 # the database was away) leaves the chunk unfinished: it goes again
                 lost = result.fenced or (result.interrupted and not result.stopped_by)
                 if lost and not stopping and submitted[number] < SUBMISSIONS:
+                    # later each time: a database outage or a worker cut off from it is waited out
+                    again[number] = time.monotonic() + min(15.0, 2.0 ** (submitted[number] - 1))
                     submitted[number] += 1
-                    running[submit(number)] = number
                     continue
                 outcome.succeeded += result.succeeded
                 outcome.failed += result.failed

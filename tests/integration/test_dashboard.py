@@ -190,8 +190,10 @@ def fill_credentials(driver, rgw, second_destination: bool = True) -> None:
 
 
 def test_the_page_loads_nothing_from_elsewhere_under_a_strict_policy(service):
-    page = httpx.get(service.url + "/", trust_env=False)
+    page = httpx.get(service.url + "/", headers={"Accept": "text/html"}, trust_env=False)  # as a browser asks
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    versions = httpx.get(service.url + "/", trust_env=False)  # any other client: OMS's API versions
+    assert versions.json()["versions"][0]["id"] == "v2"
     policy = page.headers["content-security-policy"]
     for directive in ("default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'"):
         assert directive in policy

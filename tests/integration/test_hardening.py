@@ -52,8 +52,8 @@ def test_the_service_refuses_internal_addresses_in_url_lists_redirects_and_endpo
         api = api_for(guarded, seen)
         src = {"cloud_type": "URLSource", "url_list": lines}
         group = api.wait(create(api, src, node(rgw, bucket, save_prefix="in"), task_type="URL_LIST"))
-        assert (group["status"], group["fail_num"], group["success_num"]) == ("failed", 5, 0), group
-        reasons = [obj["reason"] for obj in api.failed(group["id"])["objects"]]
+        assert (group["status_name"], group["fail_num"], group["success_num"]) == ("failed", 5, 0), group
+        reasons = [obj["reason"] for obj in api.failed(group["group_id"])["objects"]]
         assert len(reasons) == 5 and all("does not connect to internal addresses" in r for r in reasons)
         assert internal.requests == []  # never reached, not even by the redirect
         assert bouncer.requests  # the allowed host was asked
@@ -95,8 +95,8 @@ def test_an_endpoint_resolving_inside_fails_alike_whatever_listens_there(tmp_pat
             group = api.wait(
                 create(api, node(rgw, "src-b", endpoint=endpoint), node(rgw, "dst-b", endpoint=endpoint))
             )
-            assert group["status"] == "failed", group
-            reasons.add(group["error_reason"].replace(str(port), "PORT"))
+            assert group["status_name"] == "failed", group
+            reasons.add(group["error_reason"]["error_msg"].replace(str(port), "PORT"))
         assert len(reasons) == 1 and "does not connect to internal addresses" in reasons.pop()
         assert internal.requests == []
     finally:

@@ -323,7 +323,7 @@ class Campaign:
                 while pending:
                     fault = pending[0]
                     time.sleep(max(0.0, fault.delay - (time.monotonic() - begun)))
-                    if api.group(group_id)["status"] not in ("waiting", "executing"):
+                    if api.group(group_id)["status_name"] not in ("waiting", "executing"):
                         break
                     pending.pop(0)
                     assert service.process is not None
@@ -340,13 +340,13 @@ class Campaign:
                     api = Api(service, service.token("chaos"), "chaos", seen)
                     break
                 group = api.wait(group_id, timeout=ATTEMPT_TIMEOUT)
-                if group["status"] == "succeeded":
+                if group["status_name"] == "succeeded":
                     again = api.put(f"/taskgroups/{group_id}/retry", json=keys)
                     if again.status_code != 200 or api.group(group_id)["retry_count"] != group["retry_count"]:
                         result.anomalies["recover_not_noop"] += 1
                         result.notes.append(f"retry of a succeeded group answered {again.status_code}")
                     return
-                if group["status"] == "stopped":
+                if group["status_name"] == "stopped":
                     api.put(f"/taskgroups/{group_id}/start", json=keys).raise_for_status()
                 else:
                     retry = {**keys, "migrate_failed_object": rng.random() < 0.5}

@@ -382,7 +382,7 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     ok_body = {field: "v" * limit for field, limit in RETRY_LIMITS.items()}
     # well-formed, and the group already succeeded: nothing to retry, and a script's retry loop ends
     assert api.put(retry, json={**ok_body, "migrate_failed_object": True}).status_code == 200
-    assert api.group(group_id)["status"] == "succeeded"
+    assert api.group(group_id)["status_name"] == "succeeded"
     body = assert_error(api.put(retry, content=b"src_ak=x"), 400, "OMS.0064")
     assert "must be a JSON object" in body["error_msg"]
     assert_error(api.put("/taskgroups/no-such-group/retry", json={}), 400, "OMS.1009")
@@ -423,7 +423,7 @@ def test_authentication_and_error_bodies(shared, seen, rgw, s3, bucket, other_bu
     [task] = api.get("/tasks", params={"group_id": group_id}).json()["tasks"]
     assert_error(api.post(f"/tasks/{task['id']}/stop"), 400, "OMS.1038")  # it succeeded
     assert api.post(f"/tasks/{task['id']}/start", json={}).status_code == 200  # it succeeded: nothing to do
-    assert api.get(f"/tasks/{task['id']}").json()["status"] == "succeeded"
+    assert api.get(f"/tasks/{task['id']}").json()["status_name"] == "succeeded"
     assert_error(intruder.get(f"/tasks/{task['id']}"), 403, "FERRY.0013")
     assert_error(own.get(f"/tasks/{task['id']}"), 400, "OMS.1009")
     assert api.delete(f"/tasks/{task['id']}").status_code == 200
@@ -541,16 +541,16 @@ def test_verify_after_migration_fails_what_differs_and_retry_fixes_it(
     dst = node(rgw, other_bucket, second=True, save_prefix="ver")
     group_id = create(api, node(rgw, bucket, object_key=["v/"]), dst, verify_after_migration=True)
     group = api.wait(group_id)
-    assert group["status"] == "failed" and group["verify_after_migration"] is True, group
+    assert group["status_name"] == "failed" and group["verify_after_migration"] is True, group
     assert (group["success_num"], group["fail_num"]) == (9, 1)
     failed = api.failed(group_id)
     assert [(o["key"], o["reason"]) for o in failed["objects"]] == [
         ("v/k-003", "differs at destination: md5")
     ]
-    assert "differs at destination: md5" in group["error_reason"]
+    assert "differs at destination: md5" in group["error_reason"]["error_msg"]
 
     assert api.put(f"/taskgroups/{group_id}/retry", json={"migrate_failed_object": True}).status_code == 200
     group = api.wait(group_id)
-    assert group["status"] == "succeeded", group
+    assert group["status_name"] == "succeeded", group
     assert digests(other, other_bucket, "ver/") == source
     assert_no_secrets(shared, seen, secrets_of(rgw))

@@ -316,7 +316,7 @@ class Campaign:
         try:
             created = api.post("/taskgroups", json=body)
             created.raise_for_status()
-            group_id = created.json()["id"]
+            group_id = created.json()["group_id"]
             for attempt in range(MAX_ATTEMPTS):
                 result.attempts = attempt + 1
                 begun = time.monotonic()

@@ -176,7 +176,7 @@ def test_a_worker_killed_mid_upload_loses_nothing_and_the_object_resumes(
 def test_the_service_killed_mid_group_continues_after_a_restart(
     cluster, tmp_path, home, rgw, s3, bucket, other_bucket
 ):
-    objects = {f"small/{n:04}.txt": 300 + n for n in range(1200)}
+    objects = {f"small/{n:04}.txt": 300 + n for n in range(600)}
     objects.update({"large/0.bin": LARGE})
     source = put_objects(s3, bucket, objects)
     service = Service(home=home, data_dir=tmp_path / "svc", db_url=cluster.db_url, workers=2)

@@ -324,6 +324,10 @@ def test_secrets_from_standard_input_or_a_file_and_a_warning_for_one_on_the_comm
         from_file = group_list(FERRY_TOKEN_FILE=str(secret_file))
         assert from_file.returncode == 0, from_file.stderr
         assert "warning" not in from_file.stderr
+        flag_file = group_list("--token-file", str(secret_file))  # every secret flag has its -file twin
+        assert flag_file.returncode == 0 and "warning" not in flag_file.stderr, flag_file.stderr
+        no_name = group_list("--token-file")
+        assert no_name.returncode == 3 and "--token-file needs a file name" in no_name.stderr
         typed = group_list("--token", token)
         assert typed.returncode == 0, typed.stderr
         warnings = [line for line in typed.stderr.splitlines() if "warning" in line]

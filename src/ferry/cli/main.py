@@ -441,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         completion_init()
     try:
         args = translate(sys.argv[1:] if argv is None else argv)  # obsutil's spellings of cp's options
+        args = secrets.file_options(args, command)  # --src-sk-file PATH and the like
         status = command.main(args=args, prog_name="ferry", standalone_mode=False)
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)
             return EXIT_INTERRUPTED if status == 130 else status

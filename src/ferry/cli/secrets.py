@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -92,3 +93,42 @@ def _resolve(
     if getattr(source, "name", None) == "COMMANDLINE" and sensitive(value):
         warn_on_command_line(flag, envvar)
     return value
+
+
+def file_options(args: list[str], command: Any) -> list[str]:
+    """``--src-sk-file PATH`` (or ``=PATH``) for every secret option of ``command``'s tree: the file's first
+    line is the secret. Taken out of the arguments here and read by the option's callback through its
+    ``<VAR>_FILE`` variable, so each secret flag gets its ``-file`` twin without a second option."""
+    envvars = _secret_envvars(command)
+    kept: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            kept.append(arg)
+            kept.extend(rest)
+            break
+        flag, sep, value = arg.partition("=")
+        envvar = envvars.get(flag)
+        if envvar is None:
+            kept.append(arg)
+            continue
+        if not sep:
+            value = next(rest, "")
+        if not value or value.startswith("-"):
+            raise UsageError(f"{flag} needs a file name")
+        os.environ[f"{envvar}_FILE"] = value
+    return kept
+
+
+def _secret_envvars(command: Any) -> dict[str, str]:
+    """``--<secret option>-file`` -> the option's environment variable, over every subcommand. (``command``
+    is a click command of Typer's own click, hence untyped here.)"""
+    found: dict[str, str] = {}
+    for param in command.params:
+        callback = getattr(param, "callback", None)
+        callback = getattr(callback, "__wrapped__", callback)  # Typer wraps the callbacks it is given
+        if callback in (secret, database_url) and isinstance(param.envvar, str):
+            found[f"{_flag(param)}-file"] = param.envvar
+    for sub in getattr(command, "commands", {}).values():
+        found.update(_secret_envvars(sub))
+    return found

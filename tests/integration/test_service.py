@@ -502,14 +502,14 @@ def test_group_commands_against_the_service(tmp_path, shared, seen, rgw, s3, buc
     )
     assert digests(rgw.client(second=True), other_bucket, "cli/") == source
     for action in ("retry", "start"):  # "retry until it succeeds" loops end
-        nothing = ferry("group", action, group["id"])
+        nothing = ferry("group", action, group["group_id"])
         assert nothing.returncode == 0, nothing.stderr
         assert (
-            f"task group {group['id']} already succeeded: there is nothing to start or retry"
+            f"task group {group['group_id']} already succeeded: there is nothing to start or retry"
             in nothing.stdout
         )
     assert (
-        json.loads(ferry("group", "show", group["id"], "--json").stdout)["retry_count"]
+        json.loads(ferry("group", "show", group["group_id"], "--json").stdout)["retry_count"]
         == group["retry_count"]
     )
 

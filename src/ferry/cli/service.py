@@ -847,7 +847,7 @@ def _already_succeeded(client: ServiceClient, group_id: str, json_output: bool) 
     """A start or retry of a group that already succeeded does nothing and exits 0, so "retry until it
     succeeds" loops end."""
     group = client.show_group(group_id)
-    if group.get("status") != "succeeded":
+    if group.get("status_name") != "succeeded":
         return False
     if json_output:
         print(json.dumps(group, indent=2))

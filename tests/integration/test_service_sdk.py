@@ -198,9 +198,10 @@ def test_a_wrong_source_key_fails_and_retry_with_the_right_keys_completes(oms, r
     head = rgw.client(second=True).head_object(Bucket=other_bucket, Key="r/page.html")
     assert (head["ContentType"], head["Metadata"]) == ("text/html", {})  # by default only Content-Type
 
-    with pytest.raises(ClientRequestException) as refused:  # completed: nothing to retry
-        client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=retry))
-    assert refused.value.error_code == "OMS.1039"
+    # completed: a retry does nothing and succeeds, so a script's "retry until it succeeds" loop ends
+    client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=retry))
+    again = client.show_task_group(m.ShowTaskGroupRequest(group_id=group_id))
+    assert (again.status, again.success_num) == (6, 8)
 
 
 def window_around_now(rate: int) -> m.BandwidthPolicyDto:
@@ -236,11 +237,9 @@ def test_bandwidth_windows_stop_start_and_update(oms, rgw, s3, bucket, other_buc
     start = m.StartTaskGroupReq(
         src_ak=rgw.access_key, src_sk=rgw.secret_key, dst_ak=rgw.access_key_2, dst_sk=rgw.secret_key_2
     )
-    began = time.monotonic()
     client.start_task_group(m.StartTaskGroupRequest(group_id=group_id, body=start))
     group = wait(client, group_id, until=(5, 6))
-    assert group.status == 6 and group.bandwidth_policy == [], group
-    assert time.monotonic() - began < 4
+    assert group.status == 6 and group.bandwidth_policy == [], group  # (speeds are for benchmarks)
     assert digests(rgw.client(second=True), other_bucket) == source
 
     overlapping = m.UpdateBandwidthPolicyReq(

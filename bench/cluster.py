@@ -117,6 +117,7 @@ def main() -> None:
                 db_url,
                 "--scheduler",
                 address,
+                "--allow-private-endpoints",  # the RGW is on loopback
             ]
             processes.append(spawn([*serve, "--data-dir", str(work / "svc")], work / "svc.log", env))
             base = f"http://127.0.0.1:{service_port}"
@@ -174,14 +175,19 @@ def main() -> None:
                     client.wait_for_workers(count, timeout=120)
                 for _ in range(args.runs):
                     started = time.perf_counter()
-                    group_id = api.post("/taskgroups", json=body).raise_for_status().json()["id"]
-                    while (group := api.get(f"/taskgroups/{group_id}").json())["status"] not in (
+                    created = api.post("/taskgroups", json=body)
+                    if created.status_code != 200:
+                        raise SystemExit(f"bench: the group was refused: {created.text}")
+                    group_id = created.json()["group_id"]
+                    while (group := api.get(f"/taskgroups/{group_id}").json())["status_name"] not in (
                         "succeeded", "failed", "stopped"
                     ):  # fmt: skip
                         time.sleep(0.2)
                     elapsed = time.perf_counter() - started
-                    if group["status"] != "succeeded":
-                        raise SystemExit(f"bench: the group {group['status']}: {group.get('error_reason')}")
+                    if group["status_name"] != "succeeded":
+                        raise SystemExit(
+                            f"bench: the group {group['status_name']}: {group.get('error_reason')}"
+                        )
                     results.setdefault(count, []).append(elapsed)
                     api.delete(f"/taskgroups/{group_id}")
                     keys = [{"Key": f"o{n:04}"} for n in range(args.objects)]

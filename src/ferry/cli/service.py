@@ -158,10 +158,17 @@ def worker(
 token_app = typer.Typer(help="Tokens for the migration service's API.", no_args_is_help=True)
 
 
-def _tokens_db(data_dir: Path | None, db: str | None) -> Database:
+@contextlib.contextmanager
+def _tokens_db(data_dir: Path | None, db: str | None) -> Iterator[Database]:
+    """The service's database for a token or key command: its errors as one line, closed afterwards."""
     from ferry.service.server import open_for_tokens
 
-    return open_for_tokens(data_dir.expanduser() if data_dir else None, db)
+    with _database_errors(db):
+        database = open_for_tokens(data_dir.expanduser() if data_dir else None, db)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -196,14 +203,11 @@ def token_create(
     from ferry.service.auth import create_token
 
     lifetime = parse_duration(expires_in) if expires_in is not None else None
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
+    with _tokens_db(data_dir, db) as database:
         try:
             issued = create_token(database, project, lifetime)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        finally:
-            database.dispose()
     if json_output:
         print(json.dumps({"id": issued.id, "project_id": issued.project_id, "token": issued.token}))
     else:
@@ -223,12 +227,8 @@ def token_list(
     """The tokens issued (their ids and projects; never the tokens)."""
     from ferry.service.auth import list_tokens
 
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
-        try:
-            rows = list_tokens(database, project)
-        finally:
-            database.dispose()
+    with _tokens_db(data_dir, db) as database:
+        rows = list_tokens(database, project)
     if json_output:
         print(json.dumps(rows, indent=2))
         return
@@ -242,12 +242,8 @@ def token_rm(token_id: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
     """Revoke a token by its id."""
     from ferry.service.auth import revoke_token
 
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
-        try:
-            found = revoke_token(database, token_id)
-        finally:
-            database.dispose()
+    with _tokens_db(data_dir, db) as database:
+        found = revoke_token(database, token_id)
     if not found:
         raise UsageError(f"no token with id {token_id}")
     print(f"revoked token {token_id}")
@@ -277,14 +273,11 @@ def key_create(
     the secret sealed under the data dir's seal.key."""
     from ferry.service.keys import Sealer, create_key
 
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
+    with _tokens_db(data_dir, db) as database:
         try:
             issued = create_key(database, Sealer(_data_dir(data_dir)), project)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        finally:
-            database.dispose()
     if json_output:
         print(
             json.dumps(
@@ -309,12 +302,8 @@ def key_list(
     """The access keys issued (never their secrets)."""
     from ferry.service.keys import list_keys
 
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
-        try:
-            rows = list_keys(database, project)
-        finally:
-            database.dispose()
+    with _tokens_db(data_dir, db) as database:
+        rows = list_keys(database, project)
     if json_output:
         print(json.dumps(rows, indent=2))
         return
@@ -327,12 +316,8 @@ def key_rm(access_key: str, data_dir: DataDir = None, db: DbUrl = None) -> None:
     """Remove an access key: requests signed with it are refused from then on."""
     from ferry.service.keys import remove_key
 
-    with _database_errors(db):
-        database = _tokens_db(data_dir, db)
-        try:
-            found = remove_key(database, access_key)
-        finally:
-            database.dispose()
+    with _tokens_db(data_dir, db) as database:
+        found = remove_key(database, access_key)
     if not found:
         raise UsageError(f"no access key {access_key}")
     print(f"removed access key {access_key}")

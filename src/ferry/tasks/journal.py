@@ -372,6 +372,11 @@ class TaskJournal:
             reason = str(exc.orig).strip() if exc.orig else type(exc).__name__
             message = f"the journal of task {task_id} is damaged ({reason}): {path}"
             raise JournalDamagedError(message) from None
+        except UnicodeDecodeError:  # a flipped byte in the schema's own text, met while connecting
+            engine.dispose()
+            raise JournalDamagedError(
+                f"the journal of task {task_id} is damaged (its schema cannot be read): {path}"
+            ) from None
         except BaseException:
             engine.dispose()
             raise

@@ -276,6 +276,21 @@ def put_objects(client, bucket: str, objects: dict[str, int]) -> dict[str, str]:
         return dict(pool.map(one, objects.items()))
 
 
+def publish_on_cdn(s3, bucket: str, www: Path, objects: dict[str, int]) -> dict[str, str]:
+    """The same random bytes as an object of the bucket and as a file of nginx's root, under one key;
+    returns key -> SHA-256."""
+    expected = {}
+    for key, size in objects.items():
+        data = os.urandom(size)
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        path = www / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o755)
+        path.write_bytes(data)
+        expected[key] = hashlib.sha256(data).hexdigest()
+    return expected
+
+
 def digests(client, bucket: str, prefix: str = "") -> dict[str, str]:
     """key (without ``prefix``) -> SHA-256 of every object under ``prefix``."""
     keys = [

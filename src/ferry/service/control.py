@@ -6,7 +6,6 @@ worker claiming a task at the same moment cannot be overridden (see :meth:`Sched
 
 from __future__ import annotations
 
-import codecs
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
 from ferry.storage.s3 import ClientSettings
+from ferry.tasks import listfile
 from ferry.tasks.journal import remove_shared_task
 from ferry.transfer.ratelimit import overlapping
 
@@ -455,7 +455,7 @@ def check_list_file(
 ) -> tuple[str, dict[str, Any]]:
     """The one task of a group whose list is OMS's list file: an object of a bucket on the destination's
     cloud (read with the destination's keys) holding object keys (LIST) or ``URL<TAB>key`` lines
-    (URL_LIST). Here it is only found and its first bytes checked to be UTF-8: the task reads it as a
+    (URL_LIST). Here it is only found and its first bytes checked to be text: the task reads it as a
     stream when it plans (:mod:`ferry.tasks.listfile`), so its size has no limit."""
     list_file = body.src_node.list_file
     assert list_file is not None
@@ -475,10 +475,9 @@ def check_list_file(
         raise bad_request(f"{where}: cannot be read: {exc.message}") from None
     if not info.size:
         raise bad_request(f"{where}: the list file is empty")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) == info.size)
-    except UnicodeDecodeError as exc:
-        raise bad_request(f"{where}: not UTF-8 text (at byte {exc.start})") from None
+    problem = listfile.not_text(head, whole=len(head) == info.size)
+    if problem is not None:
+        raise bad_request(f"{where}: not UTF-8 text ({problem})")
     urls = body.task_type == "URL_LIST"
     name = f"{'URL list' if urls else 'keys'} in the list file {bucket}/{key}"
     return name, {"list_file": {"bucket": bucket, "key": key, "urls": urls}}

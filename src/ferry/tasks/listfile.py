@@ -75,6 +75,24 @@ def pieces(
         )
 
 
+def not_text(head: bytes, whole: bool) -> str | None:
+    """Why the first bytes of a list file (``whole``: all of it) show it is no text list — a NUL byte, or
+    more bad lines than good ones, as a compressed or binary file has — or ``None``. A few bad lines do
+    not refuse a list: each fails as an object naming its line."""
+    if b"\x00" in head:
+        return f"a NUL byte at byte {head.index(0)}"
+    lines = head.split(b"\n")
+    if not whole and len(lines) > 1:
+        lines.pop()  # cut mid-line, perhaps mid-character
+    good = bad = 0
+    for line in lines:
+        try:
+            good += bool(line.decode("utf-8").strip())
+        except UnicodeDecodeError:
+            bad += 1
+    return f"{bad} of the first {good + bad} lines are not UTF-8" if bad > good else None
+
+
 def key_problem(number: int, text: str) -> str | None:
     """Why a line of a LIST group's list file names no object key, or ``None``."""
     try:

@@ -45,6 +45,7 @@ from ferry.service.split import SplitError, split_group
 from ferry.service.vault import NO_CREDENTIALS_REASON, GroupSecrets, NodeSecrets, Vault
 from ferry.service.worker import Scheduler, ServiceSettings, refresh_group, task_settings
 from ferry.storage.s3 import ClientSettings
+from ferry.tasks import listfile
 from ferry.tasks.journal import remove_shared_task
 from ferry.transfer.ratelimit import overlapping
 
@@ -383,16 +384,12 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
     settings = group_settings(body)
     if "source_cdn" in src:
         settings["oms"]["source_cdn"] = src["source_cdn"]
-    object_key, url_list = list(body.src_node.object_key), list(body.src_node.url_list)
-    if body.src_node.list_file is not None:
-        lines = read_list_file(service, body, dst, secrets.destination)
-        if body.task_type == "URL_LIST":
-            url_list = lines
-        else:
-            object_key = [line for line in lines if line.strip()]
     try:
         task_settings(settings, Path("checkpoint")).transfer_options(service.settings.defaults)
-        units = split_group(body.task_type, object_key, url_list=url_list)
+        if body.src_node.list_file is not None:
+            units = [check_list_file(service, body, dst, secrets.destination)]
+        else:
+            units = split_group(body.task_type, body.src_node.object_key, url_list=body.src_node.url_list)
     except (UsageError, SplitError) as exc:
         raise bad_request(str(exc)) from None
     _check_limits(service, project_id, len(units))
@@ -474,14 +471,17 @@ def _store_group(database: Database, group: TaskGroup, tasks: list[Task]) -> Non
                 make_transient(task)
 
 
-MAX_LIST_FILE = 100 * 1024 * 1024
+LIST_FILE_PROBE = 64 * 1024
+"""The bytes of a list file read when its group is created, to refuse one that is not UTF-8 text."""
 
 
-def read_list_file(
+def check_list_file(
     service: Service, body: GroupCreate, dst: dict[str, Any], secrets: NodeSecrets
-) -> list[str]:
-    """The lines of OMS's list file: an object of a bucket on the destination's cloud (read with the
-    destination's keys) holding object keys (LIST) or ``URL<TAB>key`` lines (URL_LIST), up to 100 MB."""
+) -> tuple[str, dict[str, Any]]:
+    """The one task of a group whose list is OMS's list file: an object of a bucket on the destination's
+    cloud (read with the destination's keys) holding object keys (LIST) or ``URL<TAB>key`` lines
+    (URL_LIST). Here it is only found and its first bytes checked to be text: the task reads it as a
+    stream when it plans (:mod:`ferry.tasks.listfile`), so its size has no limit."""
     list_file = body.src_node.list_file
     assert list_file is not None
     if body.task_type == "PREFIX":
@@ -490,19 +490,22 @@ def read_list_file(
         raise bad_request("src_node.list_file: give the list file or object_key / url_list, not both")
     defaults = service.settings.defaults
     client = ClientSettings(connect_timeout=defaults.connect_timeout, read_timeout=defaults.read_timeout)
-    where = f"src_node.list_file {list_file.obs_bucket}/{list_file.list_file_key}"
+    bucket, key = list_file.obs_bucket, list_file.list_file_key
+    where = f"src_node.list_file {bucket}/{key}"
     try:
-        store = nodes.open_store({**dst, "bucket": list_file.obs_bucket}, secrets, client, "list_file")
-        info = store.stat(list_file.list_file_key)
-        if info.size > MAX_LIST_FILE:
-            raise bad_request(f"{where}: a list file is at most 100 MB")
-        data = store.read_range(list_file.list_file_key, 0, info.size) if info.size else b""
+        store = nodes.open_store({**dst, "bucket": bucket}, secrets, client, "list_file")
+        info = store.stat(key)
+        head = store.read_range(key, 0, min(info.size, LIST_FILE_PROBE), if_match=info.etag)
     except FerryError as exc:
         raise bad_request(f"{where}: cannot be read: {exc.message}") from None
-    try:
-        return data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise bad_request(f"{where}: not UTF-8 text") from None
+    if not info.size:
+        raise bad_request(f"{where}: the list file is empty")
+    problem = listfile.not_text(head, whole=len(head) == info.size)
+    if problem is not None:
+        raise bad_request(f"{where}: not UTF-8 text ({problem})")
+    urls = body.task_type == "URL_LIST"
+    name = f"{'URL list' if urls else 'keys'} in the list file {bucket}/{key}"
+    return name, {"list_file": {"bucket": bucket, "key": key, "urls": urls}}
 
 
 def _check_limits(service: Service, project_id: str, new_tasks: int) -> None:

@@ -97,7 +97,8 @@ class Task(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(1100))
     source: Mapped[dict[str, Any]] = mapped_column(JSON)
-    """``{"prefix": "..."}`` or ``{"keys": [...]}``."""
+    """``{"prefix": "..."}``, ``{"keys": [...]}``, ``{"urls": [[line number, line], ...]}`` or
+    ``{"list_file": {"bucket", "key", "urls"}}``."""
     status: Mapped[str] = mapped_column(String(16), index=True)
     error_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     run_mode: Mapped[str] = mapped_column(String(16), default="continue")

@@ -38,7 +38,7 @@ from ferry.storage.s3 import ClientSettings
 from ferry.tasks import chunks, runner
 from ferry.tasks.journal import ChunkPolicy, StateCount, TaskJournal
 from ferry.tasks.lifecycle import RunMode, TaskRun, failure_reason, run_task
-from ferry.tasks.plan import KeysPlan, ListingPlan, Plan, UrlListPlan, plan_to_dict
+from ferry.tasks.plan import KeysPlan, ListFilePlan, ListingPlan, Plan, UrlListPlan, plan_to_dict
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import ObjectState, TaskState
 from ferry.transfer.engine import transfer_kind
@@ -110,9 +110,12 @@ def task_settings(settings: Mapping[str, Any], checkpoint_dir: Path) -> TaskSett
 
 def task_plan(source: Mapping[str, Any], save_prefix: str) -> Plan:
     """A service task's plan: a raw key prefix (OMS keeps whole keys below ``save_prefix``), a list of
-    object keys, or URL list lines."""
+    object keys, URL list lines, or a list file (an object of a bucket on the destination's cloud)."""
     if "prefix" in source:
         return ListingPlan(str(source["prefix"]), save_prefix, folder=False)
+    if "list_file" in source:
+        where = source["list_file"]
+        return ListFilePlan(str(where["bucket"]), str(where["key"]), save_prefix, bool(where["urls"]))
     if "keys" in source:
         return KeysPlan(tuple(source["keys"]), save_prefix)
     return UrlListPlan(save_prefix, lines=tuple((int(n), str(text)) for n, text in source["urls"]))
@@ -394,6 +397,10 @@ class Scheduler:
         )
         source = nodes.open_store(spec.src_node, secrets.source, client, "src")
         destination = nodes.open_store(spec.dst_node, secrets.destination, client, "dst")
+        list_store = None
+        if "list_file" in spec.source:  # OMS reads it with the destination's keys
+            where = {**spec.dst_node, "bucket": spec.source["list_file"]["bucket"]}
+            list_store = nodes.open_store(where, secrets.destination, client, "list_file")
         journal = self._journal(spec, source, destination, settings)
         progress = ServiceProgress(spec.task_id)
         base = chunks.summary(journal.engine, spec.task_id).transferred
@@ -415,6 +422,7 @@ class Scheduler:
                 mode=RunMode(spec.run_mode),
                 check_access=True,
                 chunk_policy=ChunkPolicy(alone_from=options.threshold),
+                list_store=list_store,
             )
             pair = NodePair(spec.src_node, spec.dst_node, secrets)
             result = run_task(run, self.cluster.executor(pair, defaults, tick))
@@ -442,6 +450,11 @@ class Scheduler:
         save_prefix = str(spec.dst_node.get("save_prefix") or "")
         if "prefix" in spec.source:
             source_text = source.url(spec.source["prefix"])
+        elif "list_file" in spec.source:
+            where = spec.source["list_file"]
+            source_text = f"{source.url('')} (keys in the list file {where['bucket']}/{where['key']})"
+            if where["urls"]:
+                source_text = f"URL list file {where['bucket']}/{where['key']}"
         elif "keys" in spec.source:
             source_text = f"{source.url('')} ({len(spec.source['keys'])} keys)"
         else:

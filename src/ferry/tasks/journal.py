@@ -515,7 +515,7 @@ class TaskJournal:
             next_seq = connection.execute(
                 select(TASKS.c.next_seq).where(TASKS.c.id == self.task_id)
             ).scalar_one()
-            known = _known_sources(connection, self.task_id, page)
+            known = _known_sources(connection, self.task_id, [_source_hash(obj.source_key) for obj in page])
             chunk = connection.execute(
                 select(CHUNKS)
                 .where(CHUNKS.c.task_id == self.task_id)
@@ -563,6 +563,13 @@ class TaskJournal:
                 update(TASKS).where(TASKS.c.id == self.task_id).values(next_seq=next_seq, updated=now)
             )
         return len(rows)
+
+    def known_sources(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the journal holds as source keys (a planning run after one cut short)."""
+        by_hash = {_source_hash(key): key for key in keys}
+        with self._transaction() as connection:
+            known = _known_sources(connection, self.task_id, list(by_hash))
+        return {by_hash[h] for h in known}
 
     def finish_listing(self) -> None:
         """The listing is whole: mark it so, and close the last chunk."""
@@ -730,9 +737,8 @@ def _insert_task(
     )
 
 
-def _known_sources(connection: Connection, task_id: str, page: Sequence[PlannedObject]) -> set[str]:
-    """Which of the page's source keys the journal already has (a re-listing after a crash)."""
-    hashes = [_source_hash(obj.source_key) for obj in page]
+def _known_sources(connection: Connection, task_id: str, hashes: Sequence[str]) -> set[str]:
+    """Which of these source hashes the journal already has (a re-listing after a crash)."""
     known: set[str] = set()
     for start in range(0, len(hashes), 500):
         known.update(

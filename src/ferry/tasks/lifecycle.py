@@ -34,7 +34,7 @@ from ferry.tasks import check, runner, skip, sync
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import ChunkPolicy, JournalObject, StateCount, TaskJournal
 from ferry.tasks.keys import folder_prefix
-from ferry.tasks.plan import ListingPlan, UrlListPlan, plan_from_dict, planned_objects
+from ferry.tasks.plan import ListFilePlan, ListingPlan, UrlListPlan, plan_from_dict, planned_objects
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, ObjectState, TaskState
@@ -72,6 +72,8 @@ class TaskRun:
     check_access: bool = False
     """Ask each side for one listing page first (the service does: a group with wrong keys fails once)."""
     chunk_policy: ChunkPolicy = field(default_factory=ChunkPolicy)
+    list_store: Store | None = None
+    """The store holding a list file plan's list (the service opens it on the destination's cloud)."""
 
 
 @dataclass
@@ -118,7 +120,7 @@ def prepare(run: TaskRun) -> Prepared:
     options = settings.transfer_options(run.defaults)
     if run.check_access:
         plan = plan_from_dict(info.plan)
-        if not isinstance(plan, UrlListPlan):
+        if not isinstance(plan, UrlListPlan) and not (isinstance(plan, ListFilePlan) and plan.urls):
             _check_access(run.source, getattr(plan, "root", ""), options.retry)
         _check_access(run.destination, plan.dest_root, options.retry)
     recheck = run.mode == RunMode.RECHECK
@@ -134,6 +136,8 @@ def prepare(run: TaskRun) -> Prepared:
             stop=run.stop,
             retry=options.retry,
             workers=min(32, 2 * settings.job_count(run.defaults)),
+            list_store=run.list_store,
+            journaled=journal.known_sources,
         )
         journal.add_planned(objects, run.chunk_policy)
         journal.finish_listing()
@@ -271,7 +275,7 @@ def _check_access(store: Store, prefix: str, retry: RetryPolicy) -> None:
 def _run_filter(run_filter: ObjectFilter, plan: dict[str, object]) -> Callable[[JournalObject], bool]:
     """Whether a journaled object is taken by a run's filters, judged as planning judges it: by its source's
     absolute path, or for a URL list by the destination key its line names."""
-    if plan.get("type") == "url_list":
+    if plan.get("type") == "url_list" or (plan.get("type") == "list_file" and plan.get("urls")):
         root = folder_prefix(str(plan.get("dest_root") or ""))
 
         def by_line_key(obj: JournalObject) -> bool:

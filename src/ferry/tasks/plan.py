@@ -9,7 +9,13 @@ A plan is one of three kinds, kept in the task's journal:
 - :class:`KeysPlan`: the objects named by a list of keys, each looked up at the source (one that is missing
   is journaled as failed: a later run looks again);
 - :class:`UrlListPlan`: the lines of a URL list (a local file, or lines given inline), each fetched from its
-  own host (see :mod:`ferry.tasks.urllist`).
+  own host (see :mod:`ferry.tasks.urllist`);
+- :class:`ListFilePlan`: the lines of an object in a bucket (OMS's list file), object keys or URL list
+  lines, read in ranged pieces (see :mod:`ferry.tasks.listfile`) from a store the caller opens.
+
+Key lists and URL lists are planned again from their first line when a planning run was cut short (the
+journal's ``listing_complete`` is still false); lines the journal already holds are then passed over without
+being looked up again (``journaled``), so the second run costs a read of the list, not a request per line.
 
 Filters (include, exclude, time range) judge an object by its *absolute* path, as obsutil's do: its whole
 key from the root of the bucket (``src1/src2/test.txt`` for ``obs://bucket/src1/src2/test.txt``), or for a
@@ -27,6 +33,7 @@ from typing import Any
 
 from ferry.errors import InterruptedTransfer, NotFoundError, UsageError
 from ferry.storage.base import Store
+from ferry.tasks import listfile
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import PlannedObject
 from ferry.tasks.keys import (
@@ -37,7 +44,15 @@ from ferry.tasks.keys import (
     relative_key,
     safe_local_path,
 )
-from ferry.tasks.urllist import UrlListEntry, parse_line, planned_url_objects, read_url_list
+from ferry.tasks.urllist import (
+    Journaled,
+    UrlListEntry,
+    in_order,
+    parse_line,
+    planned_url_objects,
+    read_url_list,
+    unjournaled,
+)
 from ferry.transfer.engine import transfer_kind
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 from ferry.urls import LocalLocation, RemoteLocation, parse_location
@@ -67,7 +82,18 @@ class UrlListPlan:
     """Or the lines themselves, with their line numbers."""
 
 
-Plan = ListingPlan | KeysPlan | UrlListPlan
+@dataclass(frozen=True)
+class ListFilePlan:
+    """OMS's list file: the object ``key`` of ``bucket`` (in the store a caller gives as ``list_store``)."""
+
+    bucket: str
+    key: str
+    dest_root: str
+    urls: bool = False
+    """URL list lines (a URL_LIST group's), else object keys one a line."""
+
+
+Plan = ListingPlan | KeysPlan | UrlListPlan | ListFilePlan
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -75,6 +101,14 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         return {"type": "listing", "root": plan.root, "dest_root": plan.dest_root, "folder": plan.folder}
     if isinstance(plan, KeysPlan):
         return {"type": "keys", "keys": list(plan.keys), "dest_root": plan.dest_root}
+    if isinstance(plan, ListFilePlan):
+        return {
+            "type": "list_file",
+            "bucket": plan.bucket,
+            "key": plan.key,
+            "dest_root": plan.dest_root,
+            "urls": plan.urls,
+        }
     return {
         "type": "url_list",
         "dest_root": plan.dest_root,
@@ -94,6 +128,10 @@ def plan_from_dict(value: dict[str, Any]) -> Plan:
         if kind == "url_list":
             lines = tuple((int(n), str(text)) for n, text in value.get("lines") or ())
             return UrlListPlan(str(value["dest_root"]), value.get("file"), lines)
+        if kind == "list_file":
+            return ListFilePlan(
+                str(value["bucket"]), str(value["key"]), str(value["dest_root"]), bool(value["urls"])
+            )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a plan: {exc}") from None
     raise ValueError(f"unknown plan type {kind!r}")
@@ -127,18 +165,25 @@ def planned_objects(
     stop: threading.Event | None = None,
     retry: RetryPolicy | None = None,
     workers: int = 8,
+    list_store: Store | None = None,
+    journaled: Journaled | None = None,
 ) -> Iterator[PlannedObject]:
     """Stream the objects of ``plan`` that the filters take, each with its destination (or with the
     problem that keeps it from being written). ``modified_after`` leaves out objects modified at or before
     that time; ``stop`` ends planning with InterruptedTransfer; ``workers`` look-ups run at once for keys
-    and URL lines."""
+    and URL lines; ``list_store`` holds a :class:`ListFilePlan`'s list; keys and lines ``journaled`` says
+    the journal holds are not looked up again."""
     stop = stop or threading.Event()
+    retry = retry or RetryPolicy()
     if isinstance(plan, ListingPlan):
         objects = _listing(plan, source, dest, object_filter, stop)
     elif isinstance(plan, KeysPlan):
-        objects = _keys(plan, source, dest, object_filter, stop, retry or RetryPolicy())
+        keys = ((key, None) for key in plan.keys)
+        objects = _keys(keys, plan.dest_root, source, dest, object_filter, stop, retry, workers, journaled)
+    elif isinstance(plan, ListFilePlan):
+        objects = _list_file(plan, list_store, source, dest, object_filter, stop, retry, workers, journaled)
     else:
-        objects = _url_list(plan, source, dest, object_filter, stop, workers)
+        objects = _url_list(plan, source, dest, object_filter, stop, workers, journaled)
     for obj in objects:
         if modified_after is not None and obj.problem is None and obj.mtime <= modified_after:
             continue
@@ -177,28 +222,82 @@ def _listing(
 
 
 def _keys(
-    plan: KeysPlan,
+    keys: Iterable[tuple[str, str | None]],
+    dest_root: str,
     source: Store,
     dest: Store,
     object_filter: ObjectFilter,
     stop: threading.Event,
     retry: RetryPolicy,
+    workers: int,
+    journaled: Journaled | None,
 ) -> Iterator[PlannedObject]:
+    """Object keys, each with the problem that makes it no key (or ``None``), looked up at the source
+    ``workers`` at a time, in order."""
     download = transfer_kind(source, dest) == "download"
-    for key in plan.keys:
-        if stop.is_set():
-            raise InterruptedTransfer("stopped while planning")
-        target, problem = destination_for(dest, download, plan.dest_root, key)
+
+    def checked() -> Iterator[tuple[str, str | None]]:
+        for item in keys:
+            if stop.is_set():
+                raise InterruptedTransfer("stopped while planning")
+            yield item
+
+    def row(item: tuple[str, str | None]) -> PlannedObject | None:
+        key, problem = item
         if problem is not None:
-            yield PlannedObject(key, "", 0, 0.0, None, problem)
-            continue
+            return PlannedObject(key, "", 0, 0.0, None, problem)
+        target, problem = destination_for(dest, download, dest_root, key)
+        if problem is not None:
+            return PlannedObject(key, "", 0, 0.0, None, problem)
         try:
-            info = call_with_retry(lambda k=key: source.stat(k), retry, stop=stop)  # type: ignore[misc]
+            info = call_with_retry(lambda: source.stat(key), retry, stop=stop)
         except NotFoundError:
-            yield PlannedObject(key, target, 0, 0.0, None, NOT_AT_SOURCE)
-            continue
-        if object_filter.accepts(key, info.mtime):
-            yield PlannedObject(key, target, info.size, info.mtime, info.etag)
+            return PlannedObject(key, target, 0, 0.0, None, NOT_AT_SOURCE)
+        if not object_filter.accepts(key, info.mtime):
+            return None
+        return PlannedObject(key, target, info.size, info.mtime, info.etag)
+
+    items: Iterable[tuple[str, str | None]] = checked()
+    if journaled is not None:
+        items = unjournaled(items, journaled, lambda item: item[0])
+    for planned in in_order(row, items, max(1, workers)):
+        if planned is not None:
+            yield planned
+
+
+def _list_file(
+    plan: ListFilePlan,
+    list_store: Store | None,
+    source: Store,
+    dest: Store,
+    object_filter: ObjectFilter,
+    stop: threading.Event,
+    retry: RetryPolicy,
+    workers: int,
+    journaled: Journaled | None,
+) -> Iterator[PlannedObject]:
+    if list_store is None:
+        raise UsageError(f"the list file {plan.bucket}/{plan.key}: no store to read it from")
+    try:
+        lines = listfile.split_lines(listfile.pieces(list_store, plan.key, stop, retry))
+        if plan.urls:
+            entries = (parse_line(n, text) for n, text in lines if not text.strip().startswith("#"))
+            yield from planned_url_objects(
+                entries, source, dest, plan.dest_root, object_filter, workers=workers, journaled=journaled
+            )
+            return
+        keys = (_key_line(number, text) for number, text in lines)
+        yield from _keys(keys, plan.dest_root, source, dest, object_filter, stop, retry, workers, journaled)
+    except NotFoundError as exc:
+        raise NotFoundError(f"the list file {plan.bucket}/{plan.key}: {exc.message}") from None
+    except listfile.ListFileError as exc:
+        raise UsageError(f"the list file {plan.bucket}/{plan.key}: {exc.message}") from None
+
+
+def _key_line(number: int, text: str) -> tuple[str, str | None]:
+    """A list file's line as a key, or as a failed row's source (naming the line) with its problem."""
+    problem = listfile.key_problem(number, text)
+    return (text, None) if problem is None else (f"line {number}: {listfile.shown(text)}", problem)
 
 
 def _url_list(
@@ -208,6 +307,7 @@ def _url_list(
     object_filter: ObjectFilter,
     stop: threading.Event,
     workers: int,
+    journaled: Journaled | None,
 ) -> Iterator[PlannedObject]:
     def entries() -> Iterator[UrlListEntry]:
         lines: Iterable[UrlListEntry] = (
@@ -220,4 +320,6 @@ def _url_list(
                 raise InterruptedTransfer("stopped while planning")
             yield entry
 
-    yield from planned_url_objects(entries(), source, dest, plan.dest_root, object_filter, workers=workers)
+    yield from planned_url_objects(
+        entries(), source, dest, plan.dest_root, object_filter, workers=workers, journaled=journaled
+    )

@@ -25,14 +25,21 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from ferry.errors import FerryError, NotFoundError, UsageError
 from ferry.storage.base import Store
 from ferry.tasks.filters import ObjectFilter
-from ferry.tasks.journal import PlannedObject
+from ferry.tasks.journal import PAGE, PlannedObject
 from ferry.tasks.keys import UnsafeKeyError, join_key, safe_local_path
 from ferry.transfer.engine import transfer_kind
 from ferry.urls import canonical_url
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Journaled = Callable[[list[str]], set[str]]
+"""Which of some source keys a task's journal already holds (see :meth:`TaskJournal.known_sources`)."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +119,13 @@ def planned_url_objects(
     object_filter: ObjectFilter | None = None,
     *,
     workers: int = 8,
+    journaled: Journaled | None = None,
 ) -> Iterator[PlannedObject]:
     """The journal rows of a URL list, in list order. A malformed line becomes a failed row (no
     destination, its problem as the reason; its source names the line, which keeps it unique). A good
     one is looked up on its server (``workers`` at a time) for its size, time and ETag; the filter, if
-    any, judges its destination key as written in the list."""
+    any, judges its destination key as written in the list. Lines whose rows ``journaled`` says the
+    journal holds (an earlier planning run's) are not looked up again."""
     download = transfer_kind(source, dest) == "download"
 
     def row(entry: UrlListEntry) -> PlannedObject | None:
@@ -135,9 +144,35 @@ def planned_url_objects(
             return None
         return PlannedObject(entry.url, target, info.size, info.mtime, info.etag)
 
-    for planned in _in_order(row, _one_line_per_key(entries), max(1, workers)):
+    checked = _one_line_per_key(entries)
+    if journaled is not None:
+        checked = unjournaled(checked, journaled, entry_source)
+    for planned in in_order(row, checked, max(1, workers)):
         if planned is not None:
             yield planned
+
+
+def entry_source(entry: UrlListEntry) -> str:
+    """The source key of an entry's journal row."""
+    return f"line {entry.line}: {entry.text}" if entry.problem is not None else entry.url
+
+
+def unjournaled(items: Iterable[T], journaled: Journaled, source_of: Callable[[T], str]) -> Iterator[T]:
+    """``items`` less those whose source key the journal already holds, asked a page at a time: a planning
+    run after one that was cut short goes through the list again without looking anything up twice."""
+    page: list[T] = []
+
+    def flush() -> Iterator[T]:
+        known = journaled([source_of(item) for item in page])
+        yield from (item for item in page if source_of(item) not in known)
+        page.clear()
+
+    for item in items:
+        page.append(item)
+        if len(page) >= PAGE:
+            yield from flush()
+    if page:
+        yield from flush()
 
 
 def _one_line_per_key(entries: Iterable[UrlListEntry]) -> Iterator[UrlListEntry]:
@@ -158,12 +193,10 @@ def _one_line_per_key(entries: Iterable[UrlListEntry]) -> Iterator[UrlListEntry]
         yield entry
 
 
-def _in_order(
-    work: Callable[[UrlListEntry], PlannedObject | None], items: Iterable[UrlListEntry], workers: int
-) -> Iterator[PlannedObject | None]:
+def in_order(work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     """``work`` over ``items`` on ``workers`` threads, results in input order, at most a few per worker
     waiting: memory stays flat however long the list."""
-    window: collections.deque[Future[PlannedObject | None]] = collections.deque()
+    window: collections.deque[Future[R]] = collections.deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ferry-plan") as pool:
         for item in items:
             window.append(pool.submit(work, item))

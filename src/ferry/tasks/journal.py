@@ -71,6 +71,10 @@ from sqlalchemy.pool import StaticPool
 from ferry.errors import FerryError, TaskNotFoundError, TransferError
 from ferry.private import create_private, private_dir
 from ferry.tasks.groupcommit import GroupCommit
+from ferry.tasks.records import JournalObject as JournalObject  # re-exported: callers import them from here
+from ferry.tasks.records import PlannedObject as PlannedObject
+from ferry.tasks.records import StateCount as StateCount
+from ferry.tasks.records import TaskInfo as TaskInfo
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, OBJECT_STATES, UNFINISHED, ObjectState, TaskState
 
@@ -145,59 +149,6 @@ CHUNK_BYTES = 1 << 30
 
 class JournalDamagedError(FerryError):
     """The journal exists but cannot be read as a task journal."""
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    task_id: str
-    kind: str
-    source: str
-    destination: str
-    settings: TaskSettings
-    plan: dict[str, Any]
-    """How the task finds its objects (see :mod:`ferry.tasks.plan`)."""
-    created: float
-    updated: float
-    state: TaskState
-    listing_complete: bool
-
-
-@dataclass(frozen=True)
-class PlannedObject:
-    source_key: str
-    dest_key: str
-    size: int
-    mtime: float
-    etag: str | None = None
-    problem: str | None = None
-    """Set when planning already knows the object cannot be moved (an unsafe key): it is journaled as
-    failed with this reason, so the report lists it."""
-    skipped: str | None = None
-    """Set when planning already knows the destination has the object (a check found it the same): it is
-    journaled as skipped with this reason."""
-
-
-@dataclass(frozen=True)
-class JournalObject:
-    seq: int
-    source_key: str
-    dest_key: str
-    size: int
-    mtime: float
-    etag: str | None
-    state: ObjectState
-    reason: str | None
-    transferred: int
-    attempts: int
-    chunk: int = 0
-    damage: str | None = None
-    """Set when the row's planned values failed their digest: it must not be moved (see the module doc)."""
-
-
-@dataclass(frozen=True)
-class StateCount:
-    count: int
-    bytes: int
 
 
 @dataclass(frozen=True)

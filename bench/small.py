@@ -11,7 +11,11 @@ Time to first request: the tool is pointed at a loopback listener that notes whe
 bytes arrive and then ends the tool; the figure is that moment minus the moment the process was started.
 
 Usage: python bench/small.py [--objects 2000] [--size 16KiB] [--runs 3] [--tools ferry,s5cmd,rclone,aws]
-[--only up|down|copy|start] [--jobs N]"""
+[--only up|down|copy|start] [--jobs N] [--baseline SRC]
+
+``--baseline SRC`` adds a tool ``before``: ferry run from another source tree (``SRC`` holds its ``ferry``
+package, e.g. ``git archive main | tar -x -C /tmp/main`` gives ``/tmp/main/src``), so that a change is
+measured against the code it changes in the same run."""
 
 from __future__ import annotations
 
@@ -134,9 +138,10 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(ALL_TOOLS))
     parser.add_argument("--only", default=None, help="up, down, copy or start (comma-separated)")
     parser.add_argument("--jobs", default=None, help="ferry -j (default: ferry's own)")
+    parser.add_argument("--baseline", default=None, help="a source tree of ferry to run as tool 'before'")
     args = parser.parse_args()
     size = parse_size(args.size)
-    tools = tuple(t for t in args.tools.split(",") if t)
+    tools = tuple(t for t in args.tools.split(",") if t) + (("before",) if args.baseline else ())
     chosen = tuple(args.only.split(",")) if args.only else (*SCENARIOS, "start")
 
     with tempfile.TemporaryDirectory(prefix="ferry-bench-small-") as tmp:
@@ -151,6 +156,7 @@ def main() -> None:
         jobs = ["-j", args.jobs] if args.jobs else []
         s5 = s5cmd_path()
         fe, ae, re_ = server.ferry_env, server.aws_env, server.rclone_env
+        be = dict(fe, PYTHONPATH=args.baseline or "")
         s5e = dict(ae, AWS_REGION="us-east-1")
         ferry_cp = ferry_cmd("cp", "-q", "-f", *jobs)
         aws_cp = aws_cmd("s3", "cp", "--only-show-errors")
@@ -160,6 +166,7 @@ def main() -> None:
             dest = f"up-{tool}/"
             cmd = {
                 "ferry": ([*ferry_cp, "-r", str(tree), f"bench://{bucket}/{dest}"], fe),
+                "before": ([*ferry_cp, "-r", str(tree), f"bench://{bucket}/{dest}"], be),
                 "s5cmd": ([*s5_cp, f"{tree}/", f"s3://{bucket}/{dest}"], s5e),
                 "aws": ([*aws_cp, "--recursive", str(tree), f"s3://{bucket}/{dest}"], ae),
                 "rclone": (rclone_cmd("copy", str(tree), f"bench:{bucket}/{dest}"), re_),
@@ -174,6 +181,7 @@ def main() -> None:
             dest = work / f"down-{tool}"
             cmd = {
                 "ferry": ([*ferry_cp, "-r", f"bench://{bucket}/src/", str(dest)], fe),
+                "before": ([*ferry_cp, "-r", f"bench://{bucket}/src/", str(dest)], be),
                 "s5cmd": ([*s5_cp, f"s3://{bucket}/src/*", f"{dest}/"], s5e),
                 "aws": ([*aws_cp, "--recursive", f"s3://{bucket}/src/", str(dest)], ae),
                 "rclone": (rclone_cmd("copy", f"bench:{bucket}/src", str(dest)), re_),
@@ -188,6 +196,7 @@ def main() -> None:
             dest = f"copy-{tool}/"
             cmd = {
                 "ferry": ([*ferry_cp, "-r", f"bench://{bucket}/src/", f"bench://{bucket2}/{dest}"], fe),
+                "before": ([*ferry_cp, "-r", f"bench://{bucket}/src/", f"bench://{bucket2}/{dest}"], be),
                 "s5cmd": ([*s5_cp, f"s3://{bucket}/src/*", f"s3://{bucket2}/{dest}"], s5e),
                 "aws": ([*aws_cp, "--recursive", f"s3://{bucket}/src/", f"s3://{bucket2}/{dest}"], ae),
                 "rclone": (rclone_cmd("copy", f"bench:{bucket}/src", f"bench:{bucket2}/{dest}"), re_),
@@ -201,6 +210,10 @@ def main() -> None:
         scenarios: dict[str, Callable[[str], Run]] = {
             name: fn for name, fn in (("up", up), ("down", down), ("copy", copy)) if name in chosen
         }
+        for prefix in ("src/", *(f"up-{t}/" for t in tools)):  # what an interrupted run left behind
+            server.empty(bucket, prefix)
+        for prefix in (f"copy-{t}/" for t in tools):
+            server.empty(bucket2, prefix)
         if "down" in scenarios or "copy" in scenarios:
             run_measured([*ferry_cp, "-r", str(tree), f"bench://{bucket}/src/"], fe)
 
@@ -219,7 +232,7 @@ def main() -> None:
 
         starts: dict[str, list[float]] = {}
         if "start" in chosen:
-            starts = first_requests(work, server, tools, args.runs, s5)
+            starts = first_requests(work, server, tools, args.runs, s5, args.baseline)
 
     load = os.getloadavg()
     print(
@@ -228,25 +241,34 @@ def main() -> None:
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     if results:
-        print(f"{'wall time':10}" + "".join(f"{t:>10}" for t in tools) + f"{'ferry vs s5cmd':>16}")
-        for name, by_tool in results.items():
-            walls = {t: statistics.median(r.wall for r in runs) for t, runs in by_tool.items()}
-            ratio = f"{walls['s5cmd'] / walls['ferry']:>15.2f}x" if {"ferry", "s5cmd"} <= set(tools) else ""
-            print(f"{name:10}" + "".join(f"{walls[t]:>9.2f}s" for t in tools) + ratio)
-        print(f"{'CPU/object':10}" + "".join(f"{t:>10}" for t in tools) + f"{'ferry vs s5cmd':>16}")
-        for name, by_tool in results.items():
-            cpus = {t: statistics.median(r.cpu for r in v) / args.objects * 1e3 for t, v in by_tool.items()}
-            ratio = f"{cpus['s5cmd'] / cpus['ferry']:>15.2f}x" if {"ferry", "s5cmd"} <= set(tools) else ""
-            print(f"{name:10}" + "".join(f"{cpus[t]:>8.2f}ms" for t in tools) + ratio)
-        print("(ferry vs s5cmd: above 1.00x means ferry was faster / used less CPU)")
+        for title, unit, pick in (("wall time", "s", _wall), ("CPU/object", "ms", _cpu_ms(args.objects))):
+            header = "".join(f"{t:>10}" for t in tools)
+            extra = "".join(f"{'ferry vs ' + p:>17}" for p in ("s5cmd", "before") if p in tools)
+            print(f"{title:10}{header}{extra}")
+            for name, by_tool in results.items():
+                medians = {t: statistics.median(pick(r) for r in runs) for t, runs in by_tool.items()}
+                cells = "".join(f"{medians[t]:>{10 - len(unit)}.2f}{unit}" for t in tools)
+                ratios = "".join(
+                    f"{medians[p] / medians['ferry']:>16.2f}x" for p in ("s5cmd", "before") if p in tools
+                )
+                print(f"{name:10}{cells}{ratios}")
+        print("(ferry vs X: above 1.00x means ferry was faster / used less CPU than X)")
     if starts:
         print("time to first request of a one-object upload (median): " + ", ".join(
             f"{t} {statistics.median(v) * 1e3:.0f} ms" for t, v in starts.items()
         ))  # fmt: skip
 
 
+def _wall(run: Run) -> float:
+    return run.wall
+
+
+def _cpu_ms(objects: int) -> Callable[[Run], float]:
+    return lambda run: run.cpu / objects * 1e3
+
+
 def first_requests(
-    work: Path, server: Server, tools: tuple[str, ...], runs: int, s5: str
+    work: Path, server: Server, tools: tuple[str, ...], runs: int, s5: str, baseline: str | None
 ) -> dict[str, list[float]]:
     """Per tool, the times from start to the first request of a one-object upload; and the whole run of
     ``ferry --version`` beside them (the interpreter's and ferry's own start, without a request)."""
@@ -258,6 +280,7 @@ def first_requests(
     ferry_env = dict(env, FERRY_HOME=server.ferry_env["FERRY_HOME"], FERRY_CONFIG=str(work / "none.toml"))
     commands = {
         "ferry": (ferry_cmd("cp", "-q", "-f", str(one), dest), ferry_env),
+        "before": (ferry_cmd("cp", "-q", "-f", str(one), dest), dict(ferry_env, PYTHONPATH=baseline or "")),
         "s5cmd": ([s5, "--endpoint-url", "{endpoint}", "cp", str(one), dest], env),
         "aws": (aws_cmd("s3", "cp", "--only-show-errors", str(one), dest), env),
         "rclone": (rclone_cmd("copyto", str(one), "bench:bench-first/one.bin"), rclone_env),

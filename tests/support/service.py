@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from ferry.service.client import STALE_CONNECTION
+
 RUNNING = ("waiting", "executing", "stopping")
 
 
@@ -187,7 +189,14 @@ class Api:
         return self.http.request(method, path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.get(path, **kwargs)
+        """A GET, sent again when the kept-alive connection was closed under it (as ferry's client does)."""
+        for attempt in range(3):
+            try:
+                return self.http.get(path, **kwargs)
+            except STALE_CONNECTION:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.post(path, **kwargs)

@@ -83,3 +83,32 @@ def test_task_resume_and_recover_of_a_succeeded_task_do_nothing(tmp_path, ferry,
     assert as_json.returncode == 0
     assert json.loads(as_json.stdout) == {"task_id": task_id, "state": "succeeded", "recovered": False}
     assert {o["Key"]: o["LastModified"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == stamps
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_an_upload_whose_creation_answer_was_lost_is_not_left_behind(
+    tmp_path, ferry, rgw, proxy, s3, bucket, retries
+):
+    """The server started a multipart upload but ferry never heard its id (the answer to
+    CreateMultipartUpload was lost, or ferry was killed before recording it). A retry in the same run, or
+    the next run, must abort that upload: nothing else ever would, and its parts would stay billed (found
+    by the chaos campaign: a service killed just after starting a large copy left one behind)."""
+    config = write_remotes(
+        tmp_path / "flaky.toml", rgw, extra={"flaky": proxy.url}, defaults=f"retries = {retries}"
+    )
+    source = tmp_path / "big.bin"
+    digest = make_file(source, 11 * MiB)
+    proxy.add_rule(Rule("reset_response", "POST", "?uploads", times=1, name="lost-create"))
+    flags = ["--threshold", "8MiB", "--part-size", "5MiB", "-f"]
+
+    first = ferry("cp", str(source), f"flaky://{bucket}/big.bin", *flags, config_path=config)
+    assert [f.name for f in proxy.fired] == ["lost-create"]
+    if retries == 0:
+        assert first.returncode != 0 and "Traceback" not in first.stderr
+        assert len(uploads_left(s3, bucket)) == 1  # the server did start it
+        again = ferry("cp", str(source), f"flaky://{bucket}/big.bin", *flags, config_path=config)
+        assert again.returncode == 0, again.stderr
+    else:
+        assert first.returncode == 0, first.stderr
+    assert sha256_object(s3, bucket, "big.bin") == digest
+    assert uploads_left(s3, bucket) == []

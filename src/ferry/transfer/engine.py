@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar, cast
 
 from ferry.errors import (
@@ -60,6 +60,7 @@ from ferry.transfer.parts import (
 )
 from ferry.transfer.ratelimit import RateLimiter
 from ferry.transfer.record import (
+    PENDING_UPLOAD,
     PartRecord,
     RecordHeader,
     RecordSlot,
@@ -391,6 +392,17 @@ class ObjectTransfer:
                 if key == self.dst_key and started <= written + 1:
                     self.dst.abort_multipart(key, upload_id)
 
+    def _abort_unrecorded(self, since: float | None, keep: str | None) -> None:
+        """Abort the unfinished uploads of exactly this key started since ``since`` (when the intent to
+        start one was recorded; 2 s of clock difference allowed), but ``keep``: uploads this object's runs
+        started and never recorded. An upload started before the intent is not ours and stays."""
+        if since is None:
+            return
+        with contextlib.suppress(FerryError):
+            for key, upload_id, started in list(self.dst.list_uploads(self.dst_key)):
+                if key == self.dst_key and upload_id != keep and started >= since - 2:
+                    self.dst.abort_multipart(key, upload_id)
+
     def _open_record(self, slot: RecordSlot, info: ObjectInfo) -> PartRecord | None:
         """Resume from a trustworthy record, or start a new upload with a new record. ``None`` when the
         record shows the object was completed before the last run ended."""
@@ -399,6 +411,10 @@ class ObjectTransfer:
         except RecordDamagedError as exc:
             self._abort_orphans(slot)
             self._discard_record(slot, slot.peek_upload_id(), f"{exc}; starting this object again")
+            record = None
+        if record is not None and record.header.upload_id == PENDING_UPLOAD:
+            self._abort_unrecorded(slot.written_at(), keep=None)
+            slot.discard()
             record = None
         if record is not None:
             header = record.header
@@ -470,18 +486,33 @@ class ObjectTransfer:
         source_md5 = self._source_md5(info)
         part_size = self._part_size(info)
         options = self._write_options(info, source_md5)
-        upload_id = self._retry(lambda: self.dst.create_multipart(self.dst_key, info.size, options))
         header = RecordHeader(
             kind=self.kind,
             source=self.result.source,
             destination=self.result.destination,
-            upload_id=upload_id,
+            upload_id=PENDING_UPLOAD,
             size=info.size,
             part_size=part_size,
             fingerprint=info.fingerprint(),
             server_side=self.server_side,
             source_md5=source_md5,
         )
+        # The intent is recorded before the server holds anything: a run killed before it records the
+        # upload's id, or a creation whose answer was lost, leaves an upload that only this key's
+        # listing can find.
+        slot.create(header)
+        since = slot.written_at()
+        calls = 0
+
+        def create() -> str:
+            nonlocal calls
+            calls += 1
+            return self.dst.create_multipart(self.dst_key, info.size, options)
+
+        upload_id = self._retry(create)
+        if calls > 1:  # an earlier try may have started an upload whose answer never came
+            self._abort_unrecorded(since, keep=upload_id)
+        header = replace(header, upload_id=upload_id)
         try:
             return slot.create(header)
         except BaseException:

@@ -32,6 +32,10 @@ FORMAT_VERSION = 1
 KINDS = ("upload", "download", "copy")
 
 
+PENDING_UPLOAD = ""
+"""The upload id of a record written just before its upload is started (its intent)."""
+
+
 @dataclass(frozen=True)
 class RecordHeader:
     kind: str

@@ -1,5 +1,5 @@
-"""Whole-object S3 requests (PUT, ranged GET, CopyObject) signed here and sent over a pooled urllib3
-connection, without botocore's per-request machinery.
+"""Whole-object S3 requests (PUT, ranged GET, CopyObject) and listing pages (ListObjectsV2), signed here
+and sent over a pooled urllib3 connection, without botocore's per-request machinery.
 
 Why: for an object of a few KiB, botocore's parameter validation, event system, endpoint resolution and
 request building cost several times what the request itself costs (a profile of ``ferry cp -r`` of 2,000
@@ -7,8 +7,8 @@ objects of 16 KiB spent about half of its CPU there). This module is an implemen
 :class:`ferry.storage.s3.S3Store`, not a second storage protocol: the store decides when a request may take
 this path (path-style addressing, SigV4, no proxy, no requester-pays, a plain key) and turns its failures
 into ferry's errors with the same classification as botocore's (:class:`S3ResponseError` carries what a
-botocore ``ClientError`` carries). Everything else — multipart, ListParts, UploadPartCopy, listings,
-deletes — stays with botocore.
+botocore ``ClientError`` carries). Everything else — multipart, ListParts, UploadPartCopy, delimited
+listings, deletes — stays with botocore.
 
 What botocore does for these requests is done here too: SigV4 with ``UNSIGNED-PAYLOAD`` (ferry switches
 payload signing off), a CRC32 of each uploaded body sent as ``x-amz-checksum-crc32``, and the checksum the

@@ -475,6 +475,9 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        if self._direct is not None:
+            yield from self._list_direct(self._direct, prefix)
+            return
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -485,6 +488,16 @@ class S3Store:
                         mtime=item["LastModified"].timestamp(),
                         etag=item.get("ETag", "").strip('"') or None,
                     )
+
+    def _list_direct(self, direct: SignedRequests, prefix: str) -> Iterator[ObjectInfo]:
+        token: str | None = None
+        while True:
+            with self._errors(prefix):
+                page, token = direct.list_page(self.bucket, prefix, token)
+            for item in page:
+                yield ObjectInfo(key=item.key, size=item.size, mtime=item.mtime, etag=item.etag)
+            if token is None:
+                return
 
     def list_folder(self, prefix: str) -> Iterator[Entry]:
         """One level: the objects under ``prefix`` and its common prefixes (delimiter ``/``)."""

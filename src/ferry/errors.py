@@ -33,6 +33,10 @@ class FerryError(Exception):
     stops_task = False
     """True for errors every other object of a task would meet too (no such bucket, refused credentials):
     a task stops starting objects at the first one, and a recover continues once the cause is fixed."""
+    opaque = False
+    """The message is the service's one reason for an endpoint it could not reach (see
+    :func:`ferry.storage.netguard.unreachable`): it is passed on as it is, whatever happened on the way
+    (no retry count appended), so that no two causes can be told apart by it."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -12,6 +12,7 @@ from tests.support.hostile import Hostile, body, redirect
 from tests.support.service import Service, api_for, assert_error, create, free_port, node
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.emulators"]  # nginx
 
 SECRET = b"internal-only answer"
 INTERNAL = "127.0.0.2"
@@ -552,3 +553,52 @@ def test_the_service_speaks_tls_and_tokens_expire(tmp_path, home):
         service.stop()
     half = ferry_run(home, "serve", "--tls-cert", str(cert), "--data-dir", str(tmp_path / "half"))
     assert half.returncode == 3 and "go together" in half.stderr
+
+
+def test_unreachable_endpoints_give_one_reason_whatever_is_there(tmp_path, home, rgw, bucket, nginx):
+    """Allowed addresses that do not answer as the expected server — a closed port, nginx (HTTP but not
+    S3), TLS to a plain-HTTP port — fail with one generic reason for the caller; only the service's own log
+    has the cause. Wrong keys at a real S3 server may still say so. URL-list hosts alike."""
+    service = Service(home=home, data_dir=tmp_path / "svc").start()  # --allow-private-endpoints
+    try:
+        api = api_for(service, [])
+        closed = free_port()
+        nginx_port = int(nginx.url.rsplit(":", 1)[1])
+        reasons = {}
+        for name, endpoint in (
+            ("closed", f"http://127.0.0.1:{closed}"),
+            ("nginx", nginx.url),
+            ("tls", f"https://127.0.0.1:{nginx_port}"),
+            ("dns", "http://no-such-host.invalid"),
+        ):
+            group = api.wait(
+                create(
+                    api, node(rgw, "src-b", endpoint=endpoint), node(rgw, bucket), transfer={"retries": 1}
+                ),
+                timeout=120,
+            )
+            assert group["status_name"] == "failed", group
+            reasons[name] = group["error_reason"]["error_msg"]
+        assert len(set(reasons.values())) == 1, reasons
+        assert "could not be reached or did not answer as an S3 server" in reasons["closed"]
+        assert str(closed) not in reasons["closed"] and str(nginx_port) not in reasons["nginx"]
+        log = service.log()
+        assert "talking to" in log or "Connection refused" in log  # the operator keeps the cause
+
+        wrong = api.wait(create(api, node(rgw, bucket, sk="not-the-secret-key"), node(rgw, bucket)))
+        assert "credentials were refused" in wrong["error_reason"]["error_msg"], wrong
+
+        lines = [f"http://127.0.0.1:{closed}/a.txt\ta.txt", f"https://127.0.0.1:{nginx_port}/b.txt\tb.txt"]
+        group_id = create(
+            api,
+            {"cloud_type": "URLSource", "url_list": lines},
+            node(rgw, bucket),
+            task_type="URL_LIST",
+            transfer={"retries": 1},
+        )
+        assert api.wait(group_id, timeout=120)["status_name"] == "failed"
+        failed = {obj["dest_key"]: obj["reason"] for obj in api.failed(group_id)["objects"]}
+        assert failed["a.txt"].split(": ", 1)[1] == failed["b.txt"].split(": ", 1)[1], failed
+        assert "could not be reached or did not answer as an HTTP server" in failed["a.txt"]
+    finally:
+        service.stop()

@@ -21,10 +21,12 @@ from ferry.errors import InterruptedTransfer
 from ferry.service import nodes
 from ferry.service.vault import NodeSecrets
 from ferry.storage.s3 import ClientSettings
+from ferry.tasks import listfile
 from ferry.tasks.filters import ObjectFilter
 from ferry.tasks.journal import PAGE, TaskJournal
 from ferry.tasks.plan import NOT_AT_SOURCE, ListFilePlan, planned_objects
 from ferry.tasks.settings import TaskSettings
+from ferry.transfer.retry import RetryPolicy
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +150,15 @@ def test_planning_cut_short_resumes_without_duplicates_gaps_or_second_looks(
     assert source.stats == lines - PAGE  # the journaled page was not looked up again
     assert first_looks >= PAGE
     journal.close()
+
+
+def test_a_list_file_replaced_while_it_is_read_stops_its_reading(rgw, other_bucket):
+    client = rgw.client(second=True)
+    client.put_object(Bucket=other_bucket, Key="list.txt", Body=b"a\nb\nc\n")
+    secrets = NodeSecrets(rgw.access_key_2, rgw.secret_key_2)
+    store = nodes.open_store(node(rgw, other_bucket), secrets, ClientSettings(), "dst")
+    reading = listfile.pieces(store, "list.txt", threading.Event(), RetryPolicy(attempts=1), piece=2)
+    assert next(reading) == b"a\n"
+    client.put_object(Bucket=other_bucket, Key="list.txt", Body=b"x\ny\nz\n")
+    with pytest.raises(listfile.ListFileError, match="replaced while it was read"):
+        next(reading)

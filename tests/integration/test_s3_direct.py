@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,16 @@ def test_small_copies_and_downloads_ask_no_head_when_the_listing_said_enough(
     assert down.returncode == 0, down.stderr
     methods = [r.method for r in proxy.requests]
     assert "HEAD" not in methods and methods.count("GET") == 6, methods  # a listing and five objects
+
+
+def test_listings_are_the_same_as_botocore_across_pages_and_odd_keys(rgw, s3, bucket):
+    keys = [f"p/many/{i:05d}" for i in range(1003)] + [f"p/{key}" for key in KEYS] + ["p+q/x", "other/y"]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket=bucket, Key=key, Body=key.encode()), keys))
+    direct, plain = stores(rgw, bucket)
+    for prefix in ("p/", "", "p/ünïcödé/", "p/dir/sub/with space+", "absent/"):
+        assert list(direct.list(prefix)) == list(plain.list(prefix)), prefix
+    assert len(list(direct.list("p/many/"))) == 1003
+    missing_direct, missing_plain = stores(rgw, "no-such-bucket-h14")
+    assert outcome(lambda: list(missing_direct.list("p/"))) == outcome(lambda: list(missing_plain.list("p/")))
+    assert outcome(lambda: list(missing_direct.list("p/")))[0] == "BucketMissingError"

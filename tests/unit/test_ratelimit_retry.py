@@ -70,3 +70,25 @@ def test_retry_returns_once_it_succeeds():
         return outcome
 
     assert call_with_retry(op, RetryPolicy(attempts=5, base_delay=0.001)) == "ok"
+
+
+def test_the_services_one_reason_for_an_unreachable_endpoint_survives_retries(monkeypatch):
+    """Outside the service the cause is the message; inside (a policy installed) one generic reason, which
+    giving up after retries leaves as it is, so that no cause can be told from another."""
+    from ferry.storage import netguard
+
+    cause = "network error talking to http://10.1.2.3:22: Connection refused"
+    assert (
+        netguard.unreachable(RetryableError, "src://b/", cause, "an S3 server").message
+        == f"src://b/: {cause}"
+    )
+    monkeypatch.setattr(netguard, "_policy", netguard.Policy())
+    generic = netguard.unreachable(RetryableError, "src://b/", cause, "an S3 server")
+    assert generic.message == "src://b/: the endpoint could not be reached or did not answer as an S3 server"
+
+    def fails():
+        raise netguard.unreachable(RetryableError, "src://b/", cause, "an S3 server")
+
+    with pytest.raises(RetryableError) as raised:
+        call_with_retry(fails, RetryPolicy(attempts=2, base_delay=0.0))
+    assert str(raised.value) == generic.message

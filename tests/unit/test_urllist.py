@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from ferry.tasks.journal import PlannedObject, TaskJournal
 from ferry.tasks.settings import TaskSettings
-from ferry.tasks.urllist import parse_line, parse_lines, read_url_list
+from ferry.tasks.urllist import _one_line_per_key, parse_line, parse_lines, read_url_list
 
 GOOD = "https://cdn.example.com/img/a%20b.png\timages/a b.png"
 
@@ -100,3 +100,13 @@ def test_no_proxy_follows_curls_rules():
     assert bypasses_proxy("files.example", 8080, rules) and not bypasses_proxy("files.example", 80, rules)
     assert not bypasses_proxy("cdn.example.com", 443, rules)
     assert bypasses_proxy("anything", 1, "*") and not bypasses_proxy("anything", 1, "")
+
+
+def test_a_key_named_again_fails_on_the_later_line_and_names_the_first():
+    entries = [parse_line(n, f"http://h.example/{n}\tk/{n % 3000}") for n in range(1, 6001)]
+    out = list(_one_line_per_key(entries))
+    assert [e.line for e in out if e.problem is None] == list(range(1, 3001))
+    assert out[3000].problem == (
+        "URL list line 3001: line 1 already names the same destination key; each key may be written by "
+        "one line only"
+    )

@@ -85,6 +85,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.listing import BucketInfo, Entry, merge_page
+from ferry.storage.netguard import unreachable
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
 from ferry.units import format_size
@@ -518,11 +519,13 @@ def _translate(exc: Exception, store: AzureBlobStore, key: str | None) -> FerryE
         return TransferError(f"{where}: {detail}")
     if isinstance(exc, az.ServiceRequestError | az.ServiceResponseError | az.IncompleteReadError):
         reason = _network_reason(exc)
-        return RetryableError(f"{where}: network error talking to {store.endpoint}: {reason}")
+        cause = f"network error talking to {store.endpoint}: {reason}"
+        return unreachable(RetryableError, where, cause, "Azure Blob Storage")
     if isinstance(exc, az.DecodeError):
         return RetryableError(f"{where}: an answer from {store.endpoint} could not be read; will retry")
     if isinstance(exc, ConnectionError | TimeoutError | requests.RequestException):
-        return RetryableError(f"{where}: network error talking to {store.endpoint}: {type(exc).__name__}")
+        cause = f"network error talking to {store.endpoint}: {type(exc).__name__}"
+        return unreachable(RetryableError, where, cause, "Azure Blob Storage")
     if isinstance(exc, OSError):
         return RetryableError(f"{where}: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}")
     return TransferError(f"{where}: unexpected {type(exc).__name__}: {scrub(str(exc))}")

@@ -65,6 +65,7 @@ from ferry.storage.base import (
 )
 from ferry.storage.gcs_auth import GCSConnection
 from ferry.storage.listing import BucketInfo, Entry, merge_page
+from ferry.storage.netguard import unreachable
 from ferry.transfer.parts import Span, split
 
 GRANULARITY = 256 * 1024
@@ -576,9 +577,8 @@ def _translate(exc: Exception, store: GCSStore, key: str | None) -> FerryError:
     if isinstance(exc, google.auth.exceptions.DefaultCredentialsError):
         return CredentialsError(f"{where}: no usable credentials")
     if isinstance(exc, _NETWORK_ERRORS):
-        return RetryableError(
-            f"{where}: network error talking to {store.connection.endpoint}: {_network_reason(exc)}"
-        )
+        cause = f"network error talking to {store.connection.endpoint}: {_network_reason(exc)}"
+        return unreachable(RetryableError, where, cause, "Google Cloud Storage")
     if isinstance(exc, OSError):
         return RetryableError(f"{where}: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}")
     return TransferError(f"{where}: unexpected {type(exc).__name__}: {_redact(str(exc))[:300]}")

@@ -47,7 +47,7 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.cdnsign import TypeASigner
-from ferry.storage.netguard import refused_address
+from ferry.storage.netguard import E, refused_address, unreachable
 from ferry.storage.s3 import ClientSettings
 from ferry.transfer.parts import Span
 from ferry.urls import canonical_url
@@ -145,12 +145,16 @@ class HttpSource:
         if refused is not None:
             return TransferError(self._safe(f"{where}: {refused}"))
         if isinstance(exc, urllib3.exceptions.SSLError):
-            return TransferError(self._safe(f"{where}: TLS failed: {_describe(exc)}"))
+            return self._unreachable(TransferError, where, f"TLS failed: {_describe(exc)}")
         if isinstance(exc, urllib3.exceptions.ResponseError):  # too many redirects
             return TransferError(self._safe(f"{where}: {_describe(exc)}"))
         if isinstance(exc, urllib3.exceptions.LocationValueError):
             return TransferError(self._safe(f"{where}: the server redirected to an invalid location"))
-        return RetryableError(self._safe(f"{where}: network error: {_describe(exc)}"))
+        return self._unreachable(RetryableError, where, f"network error: {_describe(exc)}")
+
+    def _unreachable(self, error: type[E], where: str, cause: str) -> E:
+        """Exactly what failed; in the service, one reason for every host it could not reach."""
+        return unreachable(error, self._safe(where), self._safe(cause), "an HTTP server", what="the host")
 
     def _open(self, method: str, key: str, headers: dict[str, str]) -> BaseHTTPResponse:
         target = canonical_url(key)

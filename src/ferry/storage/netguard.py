@@ -11,16 +11,27 @@ are judged by the address actually reached. Loopback, link-local, private, uniqu
 multicast and reserved addresses are refused unless the operator allows them: all of them
 (``--allow-private-endpoints``) or some networks (``--allow-network CIDR``).
 
-The ``ferry`` CLI never installs it: a user on their own machine reaches whatever they name.
+Nor may the service's answers tell a caller what listens at an address it may reach: a closed port, a
+timeout, a name that does not resolve, a TLS failure and a server speaking another protocol all give the
+caller one reason (:func:`unreachable`), while the service's own log keeps the cause.
+
+The ``ferry`` CLI never installs it: a user on their own machine reaches whatever they name, and is told
+exactly what went wrong.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from ferry.errors import FerryError
+
+log = logging.getLogger("ferry.netguard")
+E = TypeVar("E", bound=FerryError)
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,6 +63,22 @@ REFUSED = (
     "the service does not connect to internal addresses (loopback, private, link-local or metadata); "
     "its operator can allow them with ferry serve --allow-private-endpoints or --allow-network"
 )
+
+
+UNREACHABLE = "{what} could not be reached or did not answer as {server}"
+
+
+def unreachable(error: type[E], where: str, cause: str, server: str, what: str = "the endpoint") -> E:
+    """The error for a peer that could not be reached or did not answer as ``server`` (connection refused,
+    a timeout, DNS, TLS, an answer of another protocol). Outside the service its message is the ``cause``;
+    in the service (a policy installed) it is one generic reason whatever the cause, and the cause (which
+    never holds a secret) goes to the service's log alone: the service is no port scanner."""
+    if _policy is None:
+        return error(f"{where}: {cause}")
+    log.info("%s: %s", where, cause)
+    exc = error(f"{where}: {UNREACHABLE.format(what=what, server=server)}")
+    exc.opaque = True
+    return exc
 
 
 class RefusedAddressError(ConnectionRefusedError):

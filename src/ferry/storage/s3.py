@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 import botocore.session
 import urllib3.exceptions
 
@@ -45,7 +46,7 @@ from ferry.storage.base import (
     md5_hex_to_b64,
 )
 from ferry.storage.listing import BucketInfo, Entry, merge_page
-from ferry.storage.netguard import refused_address
+from ferry.storage.netguard import refused_address, unreachable
 from ferry.storage.s3fast import ChecksumMismatch, S3ResponseError, SignedRequests
 from ferry.transfer.parts import Span
 
@@ -67,8 +68,10 @@ _RETRYABLE_CODES = {
     "504",
     "429",
 }
+_S3 = "an S3 server"
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 _NETWORK_ERRORS = (
+    botocore.exceptions.ConnectionError,  # and so TLS failures (SSLError), proxies, endpoints
     botocore.exceptions.EndpointConnectionError,
     botocore.exceptions.ConnectionClosedError,
     botocore.exceptions.ConnectTimeoutError,
@@ -472,6 +475,9 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        if self._direct is not None:
+            yield from self._list_direct(self._direct, prefix)
+            return
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -482,6 +488,16 @@ class S3Store:
                         mtime=item["LastModified"].timestamp(),
                         etag=item.get("ETag", "").strip('"') or None,
                     )
+
+    def _list_direct(self, direct: SignedRequests, prefix: str) -> Iterator[ObjectInfo]:
+        token: str | None = None
+        while True:
+            with self._errors(prefix):
+                page, token = direct.list_page(self.bucket, prefix, token)
+            for item in page:
+                yield ObjectInfo(key=item.key, size=item.size, mtime=item.mtime, etag=item.etag)
+            if token is None:
+                return
 
     def list_folder(self, prefix: str) -> Iterator[Entry]:
         """One level: the objects under ``prefix`` and its common prefixes (delimiter ``/``)."""
@@ -548,6 +564,11 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             message = str(error.get("Message") or "").strip()
         detail = f"{code} ({status})" + (f": {message}" if message else "")
+        operation = str(getattr(exc, "operation_name", None) or getattr(exc, "operation", ""))
+        if code.isdigit() and not operation.startswith("Head"):
+            # No S3 error document (only answers to HEAD have none): another kind of server answered.
+            kind: type[TransferError] = RetryableError if status >= 500 or status == 429 else TransferError
+            return unreachable(kind, where, f"{endpoint} answered {detail}, not as an S3 server", _S3)
         if code in _RETRYABLE_CODES or status >= 500 or status == 429:
             return RetryableError(f"{where}: {detail}")
         if code in ("PreconditionFailed",) or status == 412:
@@ -583,7 +604,9 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
         return TransferError(f"{where}: {refused}")
     if isinstance(exc, _NETWORK_ERRORS):
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return RetryableError(f"{where}: network error talking to {endpoint}: {reason}")
+        return unreachable(RetryableError, where, f"network error talking to {endpoint}: {reason}", _S3)
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        return unreachable(TransferError, where, f"{endpoint} did not answer as an S3 server", _S3)
     if isinstance(exc, OSError):
         return RetryableError(f"{where}: {os.strerror(exc.errno) if exc.errno else exc}")
     return TransferError(f"{where}: unexpected {type(exc).__name__}: {exc}")

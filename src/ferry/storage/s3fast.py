@@ -1,5 +1,5 @@
-"""Whole-object S3 requests (PUT, ranged GET, CopyObject) signed here and sent over a pooled urllib3
-connection, without botocore's per-request machinery.
+"""Whole-object S3 requests (PUT, ranged GET, CopyObject) and listing pages (ListObjectsV2), signed here
+and sent over a pooled urllib3 connection, without botocore's per-request machinery.
 
 Why: for an object of a few KiB, botocore's parameter validation, event system, endpoint resolution and
 request building cost several times what the request itself costs (a profile of ``ferry cp -r`` of 2,000
@@ -7,8 +7,8 @@ objects of 16 KiB spent about half of its CPU there). This module is an implemen
 :class:`ferry.storage.s3.S3Store`, not a second storage protocol: the store decides when a request may take
 this path (path-style addressing, SigV4, no proxy, no requester-pays, a plain key) and turns its failures
 into ferry's errors with the same classification as botocore's (:class:`S3ResponseError` carries what a
-botocore ``ClientError`` carries). Everything else — multipart, ListParts, UploadPartCopy, listings,
-deletes — stays with botocore.
+botocore ``ClientError`` carries). Everything else — multipart, ListParts, UploadPartCopy, delimited
+listings, deletes — stays with botocore.
 
 What botocore does for these requests is done here too: SigV4 with ``UNSIGNED-PAYLOAD`` (ferry switches
 payload signing off), a CRC32 of each uploaded body sent as ``x-amz-checksum-crc32``, and the checksum the
@@ -24,7 +24,8 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from datetime import datetime
+from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
 import urllib3
@@ -52,6 +53,14 @@ class S3ResponseError(Exception):
 
 class ChecksumMismatch(Exception):
     """The bytes of a GET do not match the checksum the server sent with them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    key: str
+    size: int
+    mtime: float
+    etag: str | None
 
 
 @dataclass(frozen=True)
@@ -141,15 +150,60 @@ class SignedRequests:
             raise S3ResponseError("CopyObject", answer.status, code or "InternalError", message)
         return (_child_text(root, "ETag") or "").strip('"')
 
+    def list_page(self, bucket: str, prefix: str, token: str | None) -> tuple[list[Listed], str | None]:
+        """One page of ListObjectsV2 (keys URL-encoded on the wire, as botocore asks for them): the objects
+        and the token of the next page (``None`` after the last)."""
+        query = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
+        if token:
+            query["continuation-token"] = token
+        answer = self._send("ListObjectsV2", "GET", bucket, None, {}, None, query)
+        root = _parse(answer.data)
+        if root is None or _local(root.tag) != "ListBucketResult":
+            code, message = _error_fields(root)
+            raise S3ResponseError("ListObjectsV2", answer.status, code or "InternalError", message)
+        listed: list[Listed] = []
+        truncated, next_token = False, None
+        for child in root:
+            tag = _local(child.tag)
+            if tag == "Contents":
+                fields = {_local(f.tag): f.text or "" for f in child}
+                modified = datetime.fromisoformat(fields["LastModified"].replace("Z", "+00:00"))
+                listed.append(
+                    Listed(
+                        unquote_plus(fields["Key"]),
+                        int(fields["Size"]),
+                        modified.timestamp(),
+                        fields.get("ETag", "").strip('"') or None,
+                    )
+                )
+            elif tag == "IsTruncated":
+                truncated = (child.text or "").strip() == "true"
+            elif tag == "NextContinuationToken":
+                next_token = child.text
+        return listed, next_token if truncated else None
+
     # --- the wire -------------------------------------------------------------------------------------------
 
     def _send(
-        self, operation: str, method: str, bucket: str, key: str, headers: dict[str, str], body: bytes | None
+        self,
+        operation: str,
+        method: str,
+        bucket: str,
+        key: str | None,
+        headers: dict[str, str],
+        body: bytes | None,
+        query: dict[str, str] | None = None,
     ) -> Answer:
-        path = f"{self._prefix}/{quote(bucket, safe='')}/{quote(key, safe='/~')}"
-        signed = self._sign(method, path, headers)
+        path = f"{self._prefix}/{quote(bucket, safe='')}"
+        if key is not None:
+            path += f"/{quote(key, safe='/~')}"
+        canonical_query = "&".join(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted((query or {}).items())
+        )
+        signed = self._sign(method, path, headers, canonical_query)
+        target = f"{path}?{canonical_query}" if canonical_query else path
         response = self._pool.urlopen(
-            method, path, body=body, headers=signed, redirect=False, preload_content=True
+            method, target, body=body, headers=signed, redirect=False, preload_content=True
         )
         lowered = {k.lower(): v for k, v in response.headers.items()}
         if response.status >= 300:
@@ -158,7 +212,7 @@ class SignedRequests:
             raise S3ResponseError(operation, response.status, code or str(response.status), message)
         return Answer(response.status, lowered, response.data)
 
-    def _sign(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+    def _sign(self, method: str, path: str, headers: dict[str, str], query: str = "") -> dict[str, str]:
         access, secret, token = self._credentials()
         now = time.gmtime()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", now)
@@ -174,7 +228,7 @@ class SignedRequests:
             (
                 method,
                 path,
-                "",
+                query,
                 *(f"{n}:{' '.join(out[n].split())}" for n in names),
                 "",
                 ";".join(names),

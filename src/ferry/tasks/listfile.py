@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 
-from ferry.errors import InterruptedTransfer, UsageError
+from ferry.errors import InterruptedTransfer, SourceChangedError, UsageError
 from ferry.storage.base import Store
 from ferry.transfer.retry import RetryPolicy, call_with_retry
 
@@ -68,11 +68,14 @@ def pieces(
         if stop.is_set():
             raise InterruptedTransfer("stopped while reading the list file")
         length = min(piece, info.size - offset)
-        yield call_with_retry(
-            lambda o=offset, n=length: store.read_range(key, o, n, if_match=info.etag),  # type: ignore[misc]
-            retry,
-            stop=stop,
-        )
+        try:
+            yield call_with_retry(
+                lambda o=offset, n=length: store.read_range(key, o, n, if_match=info.etag),  # type: ignore[misc]
+                retry,
+                stop=stop,
+            )
+        except SourceChangedError:
+            raise ListFileError("it was replaced while it was read (a retry reads the new one)") from None
 
 
 def not_text(head: bytes, whole: bool) -> str | None:

@@ -1,6 +1,6 @@
 """How a task finds its objects — the one planner of ``cp -r``, ``--url-list`` and the migration service.
 
-A plan is one of three kinds, kept in the task's journal:
+A plan is one of four kinds, kept in the task's journal:
 
 - :class:`ListingPlan`: every object under a root of the source. ``folder=True`` is ``cp -r``'s meaning (the
   root names a folder, ``dir`` means ``dir/``, and an object keeps its path below the root);

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -178,19 +180,44 @@ def unjournaled(items: Iterable[T], journaled: Journaled, source_of: Callable[[T
 def _one_line_per_key(entries: Iterable[UrlListEntry]) -> Iterator[UrlListEntry]:
     """Entries, with a line naming a destination key an earlier line already named turned into a failed
     one: two transfers of a task must never write one destination (their parts would interleave). Holds a
-    digest per key, not the keys."""
-    first: dict[bytes, int] = {}
-    for entry in entries:
-        if entry.problem is None:
-            digest = hashlib.blake2b(entry.key.encode("utf-8", "surrogateescape"), digest_size=12).digest()
-            earlier = first.setdefault(digest, entry.line)
-            if earlier != entry.line:
-                problem = (
-                    f"URL list line {entry.line}: line {earlier} already names the same destination key; "
-                    "each key may be written by one line only"
-                )
-                entry = replace(entry, url="", key="", problem=problem)
-        yield entry
+    digest per key, and those in a temporary file, not in memory: a list of ten million lines stays small."""
+    with _FirstLines() as first:
+        for entry in entries:
+            if entry.problem is None:
+                key = entry.key.encode("utf-8", "surrogateescape")
+                earlier = first.first(hashlib.blake2b(key, digest_size=12).digest(), entry.line)
+                if earlier != entry.line:
+                    problem = (
+                        f"URL list line {entry.line}: line {earlier} already names the same destination "
+                        "key; each key may be written by one line only"
+                    )
+                    entry = replace(entry, url="", key="", problem=problem)
+            yield entry
+
+
+class _FirstLines:
+    """Key digest -> the first line naming it, in a SQLite file of its own under the temporary folder
+    (removed on close)."""
+
+    def __enter__(self) -> _FirstLines:
+        self._dir = tempfile.TemporaryDirectory(prefix="ferry-urllist-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "keys.db", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE first (digest BLOB PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        return self
+
+    def first(self, digest: bytes, line: int) -> int:
+        """The first line naming ``digest``: ``line`` itself when none did before."""
+        inserted = self._db.execute("INSERT OR IGNORE INTO first VALUES (?, ?)", (digest, line)).rowcount
+        if inserted:
+            return line
+        row = self._db.execute("SELECT line FROM first WHERE digest = ?", (digest,)).fetchone()
+        return int(row[0])
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+        self._dir.cleanup()
 
 
 def in_order(work: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:

@@ -53,6 +53,8 @@ def call_with_retry(
         except RetryableError as exc:
             failures += 1
             if failures >= policy.attempts:
+                if exc.opaque:  # the service's one reason for every unreachable endpoint, kept as it is
+                    raise
                 raise RetryableError(f"{exc} (gave up after {failures} attempts)") from exc
             wait = policy.delay(failures)
             if on_retry is not None:

@@ -97,6 +97,10 @@ class Server:
             if keys:
                 self.s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
 
+    def count(self, bucket: str, prefix: str) -> int:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=bucket, Prefix=prefix))
+
     def curl(self) -> list[str]:
         return [
             "curl", "-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import boto3
 import botocore.config
-import psycopg
 import pytest
 from hypothesis import settings as hypothesis_settings
+from tests.support.cluster import create_database, drop_database
 from tests.support.servers import start_server
 
 # Property tests assert what holds, not how fast: a deadline only makes them flaky on a busy machine.
@@ -228,11 +228,6 @@ def postgres_url() -> str:
 @pytest.fixture
 def pg_database(postgres_url):
     """A fresh database of the test cluster, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    url = create_database(postgres_url)
     yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_database(postgres_url, url)

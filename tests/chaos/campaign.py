@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.chaos import faults
 from tests.chaos.faults import ProcessFault, Tmpfs
 from tests.chaos.workloads import Sources, Workload, build
 from tests.chaos.world import World
+from tests.support.cluster import Cluster, create_database, drop_database, pg
 from tests.support.faultproxy import FaultProxy
 
 ANOMALIES = ("lost", "corrupt", "extra", "done_but_missing", "left_behind", "stuck", "recover_not_noop")
@@ -41,8 +43,10 @@ WORKLOADS = {
     "single-download": 1,
     "api-upload": 1,
     "service-copy": 2,
+    "service-cluster": 1,
     "restart-upload": 1,
 }
+WORKERS = ("w1", "w2")
 ATTEMPT_TIMEOUT = 240.0
 MAX_ATTEMPTS = 16
 
@@ -139,8 +143,9 @@ class Campaign:
                 assert workload.dest_dir is not None
                 tmpfs = Tmpfs(workload.dest_dir, max(4, workload.data_bytes // (1024 * 1024) // 2))
             process_faults, flips = self._schedule(rng, workload, proxy)
+            done: list[str] | None = None
             if workload.service_body is not None:
-                self._drive_service(workload, rng, process_faults, result, fired, run_dir)
+                done = self._drive_service(workload, rng, process_faults, result, fired, run_dir)
             else:
                 self._drive(workload, rng, process_faults, flips, tmpfs, result, fired, run_dir)
             if proxy is not None:
@@ -151,7 +156,7 @@ class Campaign:
                     result.resent_bytes = max(0, moved - workload.data_bytes)
             if tmpfs is not None:
                 fired["disk_full"] += 1 if "disk_full" in result.notes else 0
-            self._check(workload, result, run_dir)
+            self._check(workload, result, run_dir, done)
         except Exception as exc:  # a harness failure is reported, and counted as a stuck run
             result.notes.append(f"harness error: {type(exc).__name__}: {exc}"[:300])
             result.anomalies["stuck"] += 1
@@ -184,11 +189,16 @@ class Campaign:
         choices = ["sigkill", "sigkill", "sigstop"]
         if workload.kind == "restart-upload":
             choices = ["server_restart", "server_restart", "sigkill"]
+        elif workload.cluster:
+            choices = ["worker_kill", "worker_kill", "worker_pause", "service_kill"]
         elif workload.service_body is not None:
             choices = ["service_kill", "service_kill", "sigstop"]
         for _ in range(n_process):
             kind = rng.choice(choices)
-            process.append(ProcessFault(kind, rng.uniform(0.2, max(0.5, span * 0.8)), rng.uniform(0.3, 3.0)))
+            # A worker paused up to 8 s outlives its 4 s chunk lease: its chunk is taken over meanwhile
+            # and its writes after SIGCONT must be fenced off.
+            pause = rng.uniform(0.3, 8.0 if kind == "worker_pause" else 3.0)
+            process.append(ProcessFault(kind, rng.uniform(0.2, max(0.5, span * 0.8)), pause))
         if workload.service_body is None and rng.random() < 0.5:
             flips.append("journal_flip" if workload.is_task and rng.random() < 0.5 else "record_flip")
         if proxy is not None:
@@ -294,17 +304,45 @@ class Campaign:
         result: RunResult,
         fired: Counter[str],
         run_dir: Path,
-    ) -> None:
+    ) -> list[str] | None:
         """The service with two workers: the group is created, the service is killed (or paused) at seeded
         moments and started again; a failed group is retried with its keys, as an operator would, until it
-        succeeds. Then a retry of the succeeded group must change nothing."""
-        from tests.support.service import Api, Service
+        succeeds. Then a retry of the succeeded group must change nothing. On a cluster, workers are killed
+        (and started again) or frozen too; the keys its database marks done are returned."""
+        from tests.support.service import Service
 
         body = workload.service_body
         assert body is not None
-        service = Service(run_dir / "home", run_dir / "data", workers=2)
         (run_dir / "home").mkdir()
-        service.start()
+        with contextlib.ExitStack() as stack:
+            service = Service(run_dir / "home", run_dir / "data", workers=2)
+            cluster = None
+            if workload.cluster:
+                cluster = stack.enter_context(_cluster(self.world, run_dir / "cluster"))
+                service.db_url, service.args = cluster.db_url, ["--scheduler", cluster.address]
+            service.start()
+            stack.callback(service.stop)
+            if cluster is not None:  # workers join once the service made the database's schema
+                for name in WORKERS:
+                    cluster.start_worker(name)
+                cluster.wait_workers(len(WORKERS), timeout=120)
+            self._drive_group(workload, rng, pending, result, fired, service, cluster)
+            return _done_in_database(cluster.db_url) if cluster is not None else None
+
+    def _drive_group(
+        self,
+        workload: Workload,
+        rng: random.Random,
+        pending: list[ProcessFault],
+        result: RunResult,
+        fired: Counter[str],
+        service: Any,
+        cluster: Cluster | None,
+    ) -> None:
+        from tests.support.service import Api
+
+        body = workload.service_body
+        assert body is not None
         seen: list[str] = []
         api = Api(service, service.token("chaos"), "chaos", seen)
         keys = {
@@ -327,6 +365,10 @@ class Campaign:
                         break
                     pending.pop(0)
                     assert service.process is not None
+                    if cluster is not None and fault.kind in ("worker_kill", "worker_pause"):
+                        _hit_worker(cluster, fault, rng)
+                        fired[fault.kind] += 1
+                        continue
                     if fault.kind == "sigstop":
                         service.process.send_signal(signal.SIGSTOP)
                         time.sleep(fault.pause)
@@ -357,7 +399,6 @@ class Campaign:
             )
         finally:
             api.close()
-            service.stop()
 
     def _flip(
         self, kind: str, cp: Path, task_id: str | None, rng: random.Random, fired: Counter[str]
@@ -390,7 +431,9 @@ class Campaign:
 
     # --- checks ---------------------------------------------------------------------------------------------
 
-    def _check(self, workload: Workload, result: RunResult, run_dir: Path) -> None:
+    def _check(
+        self, workload: Workload, result: RunResult, run_dir: Path, done: list[str] | None = None
+    ) -> None:
         seen = workload.observe()
         expected = workload.expected
         result.objects_checked = len(expected)
@@ -410,6 +453,49 @@ class Campaign:
             result.notes.append(f"left behind: {item}")
         if workload.is_task:
             result.anomalies["done_but_missing"] += _done_but_missing(workload, run_dir / "cp", seen, result)
+        for key in done or ():
+            if key not in seen.digests or seen.digests[key] != expected.get(key):
+                result.anomalies["done_but_missing"] += 1
+                result.notes.append(f"the database says done, the destination disagrees: {key}")
+
+
+@contextlib.contextmanager
+def _cluster(world: World, root: Path) -> Iterator[Cluster]:
+    """A database of its own and a Dask scheduler, for two ``ferry worker`` processes (4 s chunk leases)."""
+    assert world.pg_url is not None
+    root.mkdir()
+    url = create_database(world.pg_url)
+    cluster = Cluster(root, url, lease="4")
+    try:
+        cluster.start_scheduler()
+        yield cluster
+    finally:
+        cluster.stop()
+        drop_database(world.pg_url, url)
+
+
+def _done_in_database(db_url: str) -> list[str]:
+    """The destination keys the cluster's journal (in PostgreSQL) marks done."""
+    from ferry.tasks.states import ObjectState
+
+    with pg(db_url) as conn:
+        rows = conn.execute("SELECT dest_key FROM ferry_objects WHERE state = %s", (ObjectState.DONE.value,))
+        return [str(row[0]) for row in rows]
+
+
+def _hit_worker(cluster: Cluster, fault: ProcessFault, rng: random.Random) -> None:
+    """SIGKILL a worker and start it again after the pause (a machine rebooted), or SIGSTOP it for the
+    pause and SIGCONT it (a machine that froze)."""
+    name = rng.choice(WORKERS)
+    process = cluster.processes[name]
+    if fault.kind == "worker_pause":
+        process.send_signal(signal.SIGSTOP)
+        time.sleep(fault.pause)
+        process.send_signal(signal.SIGCONT)
+        return
+    cluster.kill(name)
+    time.sleep(fault.pause)
+    cluster.start_worker(name)
 
 
 def _done_but_missing(workload: Workload, cp: Path, seen: Any, result: RunResult) -> int:

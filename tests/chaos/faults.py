@@ -31,6 +31,8 @@ KINDS = (
     "sigkill",
     "sigstop",
     "service_kill",
+    "worker_kill",
+    "worker_pause",
     "journal_flip",
     "record_flip",
     "disk_full",
@@ -54,7 +56,7 @@ def network_rule(kind: str, rng: random.Random, method: str, path: str | None, r
 
 @dataclass
 class ProcessFault:
-    kind: str  # sigkill | sigstop | server_restart | service_kill
+    kind: str  # sigkill | sigstop | server_restart | service_kill | worker_kill | worker_pause
     delay: float
     pause: float = 0.0
 

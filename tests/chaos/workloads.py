@@ -148,6 +148,8 @@ class Workload:
     is_task: bool = True
     service_body: dict[str, Any] | None = None
     """For the service: the body that creates the group (its secrets are given again on a retry)."""
+    cluster: bool = False
+    """The service on a Dask cluster (PostgreSQL, a scheduler, two ``ferry worker`` processes)."""
 
 
 def ferry(*args: str) -> list[str]:
@@ -367,12 +369,15 @@ def build(kind: str, sources: Sources, run_dir: Path, proxy_url: str | None, rng
             data_bytes=data.total,
         )
 
-    if kind == "service-copy":
-        client = world.s3()
+    if kind in ("service-copy", "service-cluster"):
+        # On a cluster the destination is the second account: the bytes stream through the workers
+        # (and the fault proxy), not a server-side copy.
+        on_cluster = kind == "service-cluster"
+        client = world.s3(second=on_cluster)
         client.create_bucket(Bucket=name)
 
-        def node(bucket: str, **extra: Any) -> dict[str, Any]:
-            key, secret = world.key1
+        def node(bucket: str, second: bool = False, **extra: Any) -> dict[str, Any]:
+            key, secret = world.key2 if second else world.key1
             return {
                 "cloud_type": "Ceph",
                 "endpoint": s3_via,
@@ -385,7 +390,7 @@ def build(kind: str, sources: Sources, run_dir: Path, proxy_url: str | None, rng
 
         body = {
             "src_node": node(sources.bucket, object_key=["data/"]),
-            "dst_node": node(name),
+            "dst_node": node(name, second=on_cluster),
             "transfer": {
                 "threshold": "8MiB",
                 "part_size": "5MiB",
@@ -408,10 +413,12 @@ def build(kind: str, sources: Sources, run_dir: Path, proxy_url: str | None, rng
             cleanup=lambda: s3_drop_bucket(client, name),
             data_bytes=data.total,
             upstream=world.s3_endpoint,
+            measure="up" if on_cluster else None,
             requests=small_puts,
             complete=("POST", "uploadId="),
             is_task=False,
             service_body=body,
+            cluster=on_cluster,
         )
 
     if kind in ("download", "download-tmpfs", "url-list"):
@@ -540,5 +547,10 @@ KIND_TABLE: dict[str, dict[str, Any]] = {
     "gcs-upload": {"store": "GCS (emulator)", "direction": "upload", "entry": "cp -r"},
     "url-list": {"store": "URL list (nginx)", "direction": "download", "entry": "cp --url-list"},
     "service-copy": {"store": "S3 (RGW)", "direction": "copy", "entry": "service (2 workers)"},
+    "service-cluster": {
+        "store": "S3 (RGW), two accounts",
+        "direction": "streamed copy",
+        "entry": "service on a cluster (PostgreSQL, 2 ferry workers)",
+    },
     "restart-upload": {"store": "S3 (private RGW, restarted)", "direction": "upload", "entry": "cp -r"},
 }

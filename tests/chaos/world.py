@@ -29,6 +29,8 @@ class World:
     gcs_endpoint: str
     nginx_url: str
     nginx_www: Path
+    pg_url: str | None = None
+    """The PostgreSQL server of the cluster workload (a database of its own per run)."""
     private_s3: str | None = None
     """A radosgw of the campaign's own, for the server-restart fault (None: that fault is not run)."""
 
@@ -38,7 +40,9 @@ class World:
         nginx = start_server("nginx.sh", (("start", 120),))
         gcs = start_server("gcs-emulator.sh", (("start", 120),))
         azure = start_server("azurite.sh", (("start", 120),))
+        postgres = start_server("postgres.sh")
         return cls(
+            pg_url=postgres["FERRY_PG_URL"],
             s3_endpoint=rgw["FERRY_RGW_ENDPOINT"],
             key1=(rgw["FERRY_RGW_ACCESS_KEY"], rgw["FERRY_RGW_SECRET_KEY"]),
             key2=(rgw["FERRY_RGW_ACCESS_KEY_2"], rgw["FERRY_RGW_SECRET_KEY_2"]),

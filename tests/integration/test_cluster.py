@@ -7,22 +7,17 @@ from its part records in the database, and no object moved by two attempts at on
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 from tests.conftest import MiB
+from tests.support.cluster import Cluster, pg
 from tests.support.service import (
     Service,
     api_for,
     create,
     digests,
-    ferry_env,
     ferry_run,
     free_port,
     node,
@@ -36,72 +31,9 @@ LARGE = 100 * MiB
 TRANSFER = {"threshold": "16MiB", "part_size": "8MiB", "parallel": 2, "jobs": 8, "bwlimit": "25MiB"}
 
 
-def pg(url: str) -> psycopg.Connection:
-    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
-
-
-class Cluster:
-    """A Dask scheduler and ``ferry worker`` processes, each with its own home and log."""
-
-    def __init__(self, root: Path, db_url: str) -> None:
-        self.root, self.db_url = root, db_url
-        self.port = free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
-        home = self.root / name
-        home.mkdir(exist_ok=True)
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - kept by the child
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, *args],
-            env=ferry_env(home, {"FERRY_CHUNK_LEASE": LEASE, **(env or {})}),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=home,
-        )
-
-    def start_scheduler(self) -> None:
-        args = ["-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
-        self._spawn("scheduler", [*args, "--dashboard-address", "127.0.0.1:0"])
-        deadline = time.monotonic() + 30
-        while not (self.root / "scheduler.log").read_text(errors="replace").count("Scheduler at"):
-            assert time.monotonic() < deadline, self.log("scheduler")
-            time.sleep(0.2)
-
-    def start_worker(self, name: str, db_url: str | None = None) -> None:
-        args = ["-m", "ferry", "worker", "--scheduler", self.address, "--db", db_url or self.db_url]
-        self._spawn(name, [*args, "--name", name, "--threads", "2", "--allow-private-endpoints"])
-
-    def wait_workers(self, count: int) -> None:
-        from distributed import Client
-
-        with Client(self.address, timeout="20s") as client:
-            client.wait_for_workers(count, timeout=60)
-
-    def kill(self, name: str) -> None:
-        process = self.processes[name]
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-
-    def log(self, name: str) -> str:
-        return (self.root / f"{name}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 @pytest.fixture
 def cluster(tmp_path, pg_database):
-    cluster = Cluster(tmp_path, pg_database)
+    cluster = Cluster(tmp_path, pg_database, lease=LEASE)
     cluster.start_scheduler()
     yield cluster
     cluster.stop()

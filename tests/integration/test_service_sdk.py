@@ -14,9 +14,10 @@ from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkoms.v2 import OmsClient
 from huaweicloudsdkoms.v2 import model as m
 from tests.conftest import MiB
-from tests.support.service import Service, digests, ferry_run, put_objects
+from tests.support.service import Service, digests, ferry_run, publish_on_cdn, put_objects
 
 pytestmark = pytest.mark.integration
+pytest_plugins = ["tests.support.emulators"]  # nginx, site
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -82,7 +83,7 @@ def wait(client: OmsClient, group_id: str, until: tuple[int, ...] = (3, 5, 6), t
 
 
 UNKNOWN_TO_FERRY = {
-    # fields ferry has nothing for (notifications, CDN sources, list files...), or that were not given
+    # fields ferry has nothing for (notifications, list files...), or that were not given
     "migrate_since",
     "smn_config",
     "smn_info",
@@ -354,3 +355,48 @@ def test_a_list_group_reads_its_keys_from_a_list_file(oms, rgw, s3, bucket, othe
     with pytest.raises(ClientRequestException) as refused:
         create(client, body)
     assert refused.value.status_code == 400 and "lists/none.txt" in refused.value.error_msg
+
+
+def test_a_group_read_through_a_signed_cdn(oms, rgw, s3, bucket, other_bucket, nginx, site):
+    """OMS's source_cdn from the SDK: listed on the bucket, fetched from nginx's type A signed location;
+    a wrong key fails the objects and the retry body's source_cdn_authentication_key completes them."""
+    service, client = oms
+    source = publish_on_cdn(s3, bucket, nginx.www, {f"signed/{site}/{n}.txt": 900 + n for n in range(3)})
+    domain = nginx.url.split("://", 1)[1]
+    body = m.CreateTaskGroupReq(
+        src_node=src_node(rgw, bucket, object_key=[f"signed/{site}/"]),
+        dst_node=dst_node(rgw, other_bucket),
+        source_cdn=m.SourceCdnReq(
+            domain=domain,
+            protocol="http",
+            authentication_type="ALIYUN_OSS_A",
+            authentication_key="wrong-key-1",
+        ),
+    )
+    group_id = create(client, body)
+    group = wait(client, group_id)
+    assert (group.status, group.fail_num) == (5, 3), group
+    assert (group.source_cdn.domain, group.source_cdn.authentication_type) == (domain, "ALIYUN_OSS_A")
+    retry = m.RetryTaskGroupReq(
+        src_ak=rgw.access_key,
+        src_sk=rgw.secret_key,
+        dst_ak=rgw.access_key_2,
+        dst_sk=rgw.secret_key_2,
+        source_cdn_authentication_key=nginx.key,
+        migrate_failed_object=True,
+    )
+    client.retry_task_group(m.RetryTaskGroupRequest(group_id=group_id, body=retry))
+    group = wait(client, group_id, until=(5, 6))
+    assert (group.status, group.success_num) == (6, 3), group
+    assert digests(rgw.client(second=True), other_bucket) == source
+    unsupported = m.CreateTaskGroupReq(
+        src_node=src_node(rgw, bucket),
+        dst_node=dst_node(rgw, other_bucket),
+        source_cdn=m.SourceCdnReq(
+            domain=domain, protocol="https", authentication_type="KSYUN_PRIVATE_AUTHENTICATION"
+        ),
+    )
+    with pytest.raises(ClientRequestException) as refused:
+        create(client, unsupported)
+    assert refused.value.status_code == 400 and "KSYUN_PRIVATE_AUTHENTICATION" in refused.value.error_msg
+    assert nginx.key not in service.log() and "wrong-key-1" not in service.log()

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from ferry.service.client import STALE_CONNECTION
+
 RUNNING = ("waiting", "executing", "stopping")
 
 
@@ -187,7 +189,14 @@ class Api:
         return self.http.request(method, path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.get(path, **kwargs)
+        """A GET, sent again when the kept-alive connection was closed under it (as ferry's client does)."""
+        for attempt in range(3):
+            try:
+                return self.http.get(path, **kwargs)
+            except STALE_CONNECTION:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.post(path, **kwargs)
@@ -274,6 +283,21 @@ def put_objects(client, bucket: str, objects: dict[str, int]) -> dict[str, str]:
 
     with ThreadPoolExecutor(8) as pool:
         return dict(pool.map(one, objects.items()))
+
+
+def publish_on_cdn(s3, bucket: str, www: Path, objects: dict[str, int]) -> dict[str, str]:
+    """The same random bytes as an object of the bucket and as a file of nginx's root, under one key;
+    returns key -> SHA-256."""
+    expected = {}
+    for key, size in objects.items():
+        data = os.urandom(size)
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        path = www / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o755)
+        path.write_bytes(data)
+        expected[key] = hashlib.sha256(data).hexdigest()
+    return expected
 
 
 def digests(client, bucket: str, prefix: str = "") -> dict[str, str]:

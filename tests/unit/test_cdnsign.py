@@ -4,7 +4,7 @@ own query survives, and urllib3 sends exactly the URL that was signed."""
 import hashlib
 import re
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from urllib3.util import parse_url
 
 from ferry.errors import UsageError
+from ferry.storage.cdn import cdn_url, unreachable_key
 from ferry.storage.cdnsign import TypeASigner, sign_type_a, type_a_hash
 from ferry.urls import HttpLocation, canonical_url, parse_location
 
@@ -129,3 +130,32 @@ def test_http_locations():
     assert location.key == "c/d.txt"
     assert parse_location("http://h").url == "http://h/"
     assert quote("ü") in canonical_url("http://h/ü")
+
+
+def test_tencents_typea_puts_the_same_signature_in_sign():
+    signer = TypeASigner("k3y-of-tencent", param="sign")
+    signed = signer.sign("https://cdn.example.com/a/b.jpg?x=1")
+    query = urlsplit(signed).query
+    assert query.startswith("x=1&sign=") and "auth_key" not in query
+    stamp, rand, uid, digest = query.split("sign=", 1)[1].split("-")
+    assert digest == type_a_hash("/a/b.jpg", int(stamp), rand, uid, "k3y-of-tencent")
+    assert "sign=***" in signer.redact(signed) and digest not in signer.redact(signed)
+
+
+cdn_keys = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40
+).filter(lambda key: unreachable_key(key) is None)
+
+
+@given(cdn_keys)
+def test_a_cdn_url_names_the_bucket_key_exactly(key):
+    """What urllib3 sends (the canonical form) is the URL built, and its path is the key."""
+    url = cdn_url("https://cdn.example.com", key)
+    assert canonical_url(url) == url
+    assert unquote(urlsplit(url).path) == "/" + key
+    assert urlsplit(url).query == "" and urlsplit(url).fragment == ""
+
+
+@pytest.mark.parametrize("key", [".", "a/./b", "../x", "a/..", "a/../b"])
+def test_keys_with_dot_segments_have_no_cdn_url(key):
+    assert unreachable_key(key) is not None

@@ -13,11 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ferry.errors import CredentialsError
-from ferry.service import nodes
+from ferry.service import nodes, source_cdn
 from ferry.service.control import body_secrets
-from ferry.service.schemas import RetryBody
+from ferry.service.schemas import RetryBody, SourceCdnIn
 from ferry.service.split import SplitError, split_group, url_lines
 from ferry.service.vault import NodeSecrets
+from ferry.storage.cdn import CdnSource
 from ferry.storage.http import HttpSource
 from ferry.storage.s3 import ClientSettings
 
@@ -216,3 +217,62 @@ def test_every_distinct_url_lands_in_exactly_one_task_in_order(ids, chunk):
     assert [text for _, text in planned] == [f"http://h/{n}\tk{n}" for n in dict.fromkeys(ids)]
     assert [number for number, _ in planned] == sorted(number for number, _ in planned)
     assert all(0 < len(source["urls"]) <= chunk for _, source in tasks)
+
+
+def test_a_source_read_through_a_signing_cdn_takes_and_needs_its_key():
+    plain = node("Ceph", endpoint="https://s3.example.com")
+    signing = {
+        **plain,
+        "source_cdn": {
+            "domain": "cdn.example.com",
+            "protocol": "https",
+            "authentication_type": "TENCENT_COS_A",
+        },
+    }
+    unsigned = {**plain, "source_cdn": {**signing["source_cdn"], "authentication_type": "NONE"}}
+    keys = NodeSecrets(ak="a", sk="s", cdn_key="k")
+    assert nodes.used_secrets(plain, keys).cdn_key is None
+    assert nodes.used_secrets(unsigned, keys).cdn_key is None
+    assert nodes.used_secrets(signing, keys).cdn_key == "k"
+    assert nodes.missing_secrets(signing, NodeSecrets(ak="a", sk="s")) == ["cdn_key"]
+    store = nodes.open_store(signing, keys, ClientSettings(), "src")
+    assert isinstance(store, CdnSource) and store.base == "https://cdn.example.com"
+    assert store.url("a/b") == "src://b/a/b"  # reports name the bucket's object
+    assert "k" not in repr(store.http._signer)
+
+
+@pytest.mark.parametrize(
+    ("fields", "task_type", "words"),
+    [
+        (
+            {"domain": "cdn.example.com", "authentication_type": "AZURE_SAS_TOKEN"},
+            "PREFIX",
+            "'AZURE_SAS_TOKEN'",
+        ),
+        ({"domain": "cdn.example.com", "protocol": "gopher"}, "PREFIX", "protocol"),
+        ({"domain": "cdn.example.com:99999"}, "PREFIX", "port"),
+        ({"domain": "user@cdn.example.com"}, "PREFIX", "host name"),
+        ({"domain": "cdn.example.com/p"}, "LIST", "host name"),
+        ({"authentication_type": "ALIYUN_OSS_A"}, "PREFIX", "host name"),
+        ({"domain": "cdn.example.com", "authentication_key": "k"}, "PREFIX", "NONE takes no key"),
+        ({"domain": "cdn.example.com"}, "URL_LIST", "URL_LIST"),
+    ],
+)
+def test_a_source_cdn_that_cannot_work_is_refused_naming_the_field(fields, task_type, words):
+    with pytest.raises(source_cdn.CdnProblem, match=words):
+        source_cdn.record(SourceCdnIn(**fields), task_type, "Ceph")
+
+
+def test_a_source_cdn_record_keeps_no_key():
+    kept = source_cdn.record(
+        SourceCdnIn(
+            domain="CDN.Example.com:8443", authentication_type="aliyun_oss_a", authentication_key="k"
+        ),
+        "PREFIX",
+        "Aliyun",
+    )
+    assert kept == {
+        "domain": "cdn.example.com:8443",
+        "protocol": "https",
+        "authentication_type": "ALIYUN_OSS_A",
+    }

@@ -10,19 +10,16 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ferry.cli.batch import _checkpoint_dir, _open_stores, output_folder
 from ferry.config import load_config
 from ferry.errors import IncompleteError, InterruptedTransfer, UsageError
-from ferry.tasks.check import CHECK_KINDS, CheckRun, CheckSettings, CheckSummary, run_check
-from ferry.tasks.journal import TaskJournal
-from ferry.tasks.plan import ListingPlan, plan_for_locations, plan_from_dict
-from ferry.tasks.reports import ReportWriter
-from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import TaskState
+
+if TYPE_CHECKING:  # loaded when the command runs: `ferry cp` of one object does not need them
+    from ferry.tasks.check import CheckSummary
 
 
 def check(
@@ -69,6 +66,13 @@ def check(
     """Compare two trees: objects missing at the destination, extra there, and differing (by size, then by
     a hash both sides have). Exits 0 only when they match; 'ferry cp --recover TASK_ID' then copies exactly
     what is missing or differs."""
+    from ferry.cli.batch import _checkpoint_dir, _open_stores, output_folder
+    from ferry.tasks.check import CHECK_KINDS, CheckRun, CheckSettings, run_check
+    from ferry.tasks.journal import TaskJournal
+    from ferry.tasks.plan import ListingPlan, plan_for_locations, plan_from_dict
+    from ferry.tasks.reports import ReportWriter
+    from ferry.tasks.settings import TaskSettings
+
     settings_file = load_config(config)
     given = TaskSettings.from_options(
         {

@@ -21,7 +21,6 @@ from ferry.api import prepare_transfer
 from ferry.cli import secrets
 from ferry.cli import service as service_commands
 from ferry.cli import tasks as task_commands
-from ferry.cli.batch import run_batch
 from ferry.cli.check import check as check_command
 from ferry.cli.ls import ls as ls_command
 from ferry.cli.obsutil_args import translate
@@ -247,6 +246,8 @@ def cp(
         }
         if url_list is not None:
             source, destination = _url_list_task(url_list, source, destination, recover)
+        from ferry.cli.batch import run_batch  # tasks load the journal's database: one object does not
+
         run_batch(
             source,
             destination,

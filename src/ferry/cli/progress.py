@@ -20,7 +20,7 @@ from rich.progress import (
 
 from ferry.cli.obsutil_text import progress_line
 from ferry.display import shown
-from ferry.tasks.journal import JournalObject
+from ferry.tasks.records import JournalObject
 from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
 from ferry.units import format_size

@@ -7,18 +7,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ferry.cli.batch import _open_stores, run_batch
 from ferry.config import Config, load_config
 from ferry.errors import UsageError
-from ferry.tasks.plan import ListingPlan, plan_for_locations, plan_from_dict
-from ferry.tasks.settings import TaskSettings
-from ferry.tasks.sync import extras
 from ferry.units import format_size
+
+if TYPE_CHECKING:  # loaded when the command runs: `ferry cp` of one object does not need them
+    from ferry.tasks.settings import TaskSettings
 
 
 def sync(
@@ -85,6 +84,9 @@ def sync(
 ) -> None:
     """Make DESTINATION match SOURCE: copy what is new or changed (as cp -r -u), and with --delete remove
     what the source no longer has, only once every copy succeeded. Resume with --recover TASK_ID."""
+    from ferry.cli.batch import run_batch
+    from ferry.tasks.settings import TaskSettings
+
     if max_delete is not None and not delete and recover is None:
         raise UsageError("--max-delete applies with --delete")
     settings_file = load_config(config)
@@ -138,6 +140,10 @@ def _preview_deletes(
     config: Config, settings: TaskSettings, source: str, destination: str, json_output: bool
 ) -> None:
     """What ``--delete`` would remove (if every copy succeeded), after the copies' preview."""
+    from ferry.cli.batch import _open_stores
+    from ferry.tasks.plan import ListingPlan, plan_for_locations, plan_from_dict
+    from ferry.tasks.sync import extras
+
     plan = plan_for_locations(source, destination)
     src_store, dst_store, _ = _open_stores(config, settings, plan, source, destination, None)
     listing = plan_from_dict(plan)

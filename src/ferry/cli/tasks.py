@@ -6,17 +6,20 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ferry.config import load_config
 from ferry.display import shown
-from ferry.tasks.journal import TaskInfo, TaskJournal, list_tasks, remove_task
+from ferry.tasks.records import TaskInfo
 from ferry.tasks.states import ObjectState
 from ferry.transfer.options import default_checkpoint_dir
 from ferry.units import format_size
+
+if TYPE_CHECKING:
+    from ferry.tasks.journal import TaskJournal  # loaded by each command: `ferry cp` does not need it
 
 app = typer.Typer(help="Batch tasks: list, show, resume, remove.", no_args_is_help=True)
 
@@ -64,6 +67,8 @@ def list_command(
     checkpoint_dir: CheckpointDir = None, json_output: Json = False, config: ConfigPath = None
 ) -> None:
     """Every task, newest first."""
+    from ferry.tasks.journal import TaskJournal, list_tasks
+
     directory = _directory(checkpoint_dir, config)
     rows = []
     for info in list_tasks(directory):
@@ -94,6 +99,8 @@ def show_command(
     config: ConfigPath = None,
 ) -> None:
     """A task's counts, bytes and failed objects with their reasons."""
+    from ferry.tasks.journal import TaskJournal
+
     with TaskJournal.open(_directory(checkpoint_dir, config), task_id) as journal:
         row = _summary(journal.info(), journal)
         failed: list[dict[str, Any]] = []
@@ -158,5 +165,7 @@ def resume_command(
 @app.command("rm")
 def rm_command(task_id: str, checkpoint_dir: CheckpointDir = None, config: ConfigPath = None) -> None:
     """Delete a task's journal (refused while the task runs)."""
+    from ferry.tasks.journal import remove_task
+
     remove_task(_directory(checkpoint_dir, config), task_id)
     print(f"removed task {task_id}")

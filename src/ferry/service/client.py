@@ -51,7 +51,7 @@ class ServiceClient:
 
     def call(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         try:
-            response = self._http.request(method, self.base + path, json=body, params=params)
+            response = self._request(method, path, body, params)
         except httpx.TransportError as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise FerryError(f"cannot reach the ferry service at {self.server}: {reason}") from None
@@ -60,6 +60,17 @@ class ServiceClient:
         if not response.content:
             return None
         return response.json()
+
+    def _request(self, method: str, path: str, body: Any, params: dict[str, Any] | None) -> httpx.Response:
+        """One request; a GET is sent again (twice at most) when a kept-alive connection was closed under
+        it, which happens when the server dropped an idle connection just as it was reused."""
+        for attempt in range(3):
+            try:
+                return self._http.request(method, self.base + path, json=body, params=params)
+            except STALE_CONNECTION:
+                if method != "GET" or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- task groups ---------------------------------------------------------------------------------------
 
@@ -91,6 +102,9 @@ class ServiceClient:
 
     def delete_group(self, group_id: str) -> None:
         self.call("DELETE", f"/taskgroups/{quote(group_id, safe='')}")
+
+
+STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 def _error(response: httpx.Response) -> FerryError:

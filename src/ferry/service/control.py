@@ -7,7 +7,7 @@ worker claiming a task at the same moment cannot be overridden (see :meth:`Sched
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, make_transient
 
 from ferry.errors import FerryError, UsageError
-from ferry.service import nodes, states, views
+from ferry.service import nodes, source_cdn, states, views
 from ferry.service.codes import LIMIT_REACHED
 from ferry.service.db import Database, Task, TaskGroup, now
 from ferry.service.endpoints import EndpointTable
@@ -158,8 +158,7 @@ def _usable_secrets(service: Service, group: TaskGroup, given: Credentials) -> G
         ("src", group.src_node, newer.source),
         ("dst", group.dst_node, newer.destination),
     ):
-        backend = nodes.backend_for(str(node.get("cloud_type", "")))
-        takes = backend.takes if backend is not None else ()
+        takes = nodes.takes(node)
         wrong = [
             BODY_FIELDS[side][name] for name, value in vars(secrets).items() if value and name not in takes
         ]
@@ -220,9 +219,17 @@ def _node_record(service: Service, node: NodeIn, extra: dict[str, Any]) -> dict[
     return record
 
 
+def _cdn_given(body: GroupCreate) -> bool:
+    """Whether the body asks for a CDN source: OMS's ``source_cdn`` with anything in it but defaults."""
+    cdn = body.source_cdn
+    if cdn is None:
+        return False
+    return bool(cdn.domain or cdn.authentication_key or (cdn.authentication_type or "NONE") != "NONE")
+
+
 def unsupported_fields(body: GroupCreate) -> list[str]:
     """The OMS fields of a create body given at a value ferry cannot honour (each is accepted at its
-    default): notifications, KMS, restoring archived objects, CDN sources, list files, time windows."""
+    default): notifications, KMS, restoring archived objects."""
     named = []
     for side, node in (("src_node", body.src_node), ("dst_node", body.dst_node)):
         if node.crypto_type is not None and node.crypto_type not in PLAIN:
@@ -233,10 +240,13 @@ def unsupported_fields(body: GroupCreate) -> list[str]:
         named.append("enable_restore")
     if body.enable_kms:
         named.append("enable_kms")
+    if body.source_cdn is not None:
+        if body.source_cdn.crypto_type is not None and body.source_cdn.crypto_type not in PLAIN:
+            named.append("source_cdn.crypto_type")
+        if body.source_cdn.kms_key_id:
+            named.append("source_cdn.kms_key_id")
     if body.smn_config is not None and body.smn_config.topic_urn:
         named.append("smn_config")
-    if body.source_cdn is not None and body.source_cdn.domain:
-        named.append("source_cdn")
     if body.dst_storage_policy == "SRC_STORAGE_MAPPING":
         named.append("dst_storage_policy SRC_STORAGE_MAPPING")
     return named
@@ -346,8 +356,21 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
         if problem is not None:
             code = UNSUPPORTED if nodes.backend_for(node["cloud_type"]) is None else "OMS.0064"
             raise ApiError(400, code, f"{side}_node: {problem}")
+    src_secrets = node_secrets(body.src_node)
+    if _cdn_given(body):
+        assert body.source_cdn is not None
+        try:
+            src["source_cdn"] = source_cdn.record(body.source_cdn, body.task_type, src["cloud_type"])
+        except source_cdn.CdnProblem as exc:
+            raise bad_request(str(exc)) from None
+        src_secrets = replace(src_secrets, cdn_key=body.source_cdn.authentication_key or src_secrets.cdn_key)
+        if source_cdn.signs(src) and not src_secrets.cdn_key:
+            raise bad_request(
+                "source_cdn.authentication_key is required for authentication_type "
+                f"{src['source_cdn']['authentication_type']}"
+            )
     secrets = GroupSecrets(
-        nodes.used_secrets(src, node_secrets(body.src_node)),
+        nodes.used_secrets(src, src_secrets),
         nodes.used_secrets(dst, node_secrets(body.dst_node)),
     )
     for side, node, held in (("src", src, secrets.source), ("dst", dst, secrets.destination)):
@@ -359,6 +382,8 @@ def create_group(service: Service, project_id: str, body: GroupCreate) -> tuple[
             )
         _check_secrets(node, held, f"{side}_node")
     settings = group_settings(body)
+    if "source_cdn" in src:
+        settings["oms"]["source_cdn"] = src["source_cdn"]
     try:
         task_settings(settings, Path("checkpoint")).transfer_options(service.settings.defaults)
         if body.src_node.list_file is not None:

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from ferry.config import RemoteConfig
 from ferry.errors import CredentialsError, FerryError
+from ferry.service import source_cdn
 from ferry.service.vault import NodeSecrets
 from ferry.storage import netguard
 from ferry.storage.base import Store
@@ -127,19 +128,29 @@ def check_node(node: Mapping[str, Any], side: str = "src", task_type: str = "PRE
     return None
 
 
+def _cdn_key(node: Mapping[str, Any]) -> tuple[str, ...]:
+    """A source read through a CDN that signs its URLs takes (and needs) the CDN's key besides its own."""
+    return ("cdn_key",) if source_cdn.signs(node) else ()
+
+
+def takes(node: Mapping[str, Any]) -> tuple[str, ...]:
+    """The :class:`NodeSecrets` fields a node takes."""
+    backend = backend_for(str(node.get("cloud_type", "")))
+    return (*(backend.takes if backend is not None else ()), *_cdn_key(node))
+
+
 def missing_secrets(node: Mapping[str, Any], secrets: NodeSecrets) -> list[str]:
     backend = backend_for(str(node.get("cloud_type", "")))
     if backend is None:
         return []
-    return [name for name in backend.required(node) if not getattr(secrets, name)]
+    return [name for name in (*backend.required(node), *_cdn_key(node)) if not getattr(secrets, name)]
 
 
 def used_secrets(node: Mapping[str, Any], secrets: NodeSecrets) -> NodeSecrets:
     """Only the secrets a node of this kind takes: the others (an ``ak`` given with an Azure node, say,
     from a shell that exports every key) are dropped rather than kept in memory for nothing."""
-    backend = backend_for(str(node.get("cloud_type", "")))
-    takes = backend.takes if backend is not None else ()
-    return replace(secrets, **{name: None for name in vars(secrets) if name not in takes})
+    taken = takes(node)
+    return replace(secrets, **{name: None for name in vars(secrets) if name not in taken})
 
 
 def secrets_problem(node: Mapping[str, Any], secrets: NodeSecrets) -> str | None:
@@ -152,11 +163,12 @@ def secrets_problem(node: Mapping[str, Any], secrets: NodeSecrets) -> str | None
 
 
 def open_store(node: Mapping[str, Any], secrets: NodeSecrets, settings: ClientSettings, side: str) -> Store:
-    """The store of a node; ``side`` (``src`` or ``dst``) names it in messages (``src://bucket/key``)."""
+    """The store of a node; ``side`` (``src`` or ``dst``) names it in messages (``src://bucket/key``). A
+    source with a ``source_cdn`` is listed on its own store and read through the CDN."""
     backend = backend_for(str(node["cloud_type"]))
     if backend is None:  # checked at create; a node stored by a newer ferry could still get here
         raise ValueError(f"unsupported cloud_type {node['cloud_type']!r}")
-    return backend.open(node, secrets, settings, side)
+    return source_cdn.wrap(backend.open(node, secrets, settings, side), node, secrets.cdn_key, settings)
 
 
 # --- S3-compatible clouds ----------------------------------------------------------------------------------

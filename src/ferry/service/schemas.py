@@ -113,10 +113,17 @@ class BandwidthBody(_Strict):
 
 
 class SourceCdnIn(_Strict):
-    domain: str | None = Field(default=None, max_length=255)
-    protocol: str | None = Field(default=None, max_length=16)
-    authentication_type: str | None = Field(default=None, max_length=32)
-    authentication_key: CdnKey = None
+    """Read the source bucket's objects through a CDN: listed on the bucket, fetched from
+    ``{protocol}://{domain}/{key}``."""
+
+    domain: str | None = Field(default=None, max_length=255, description="the CDN's host name (:port)")
+    protocol: str | None = Field(default=None, max_length=16, description="http or https (default)")
+    authentication_type: str | None = Field(
+        default=None,
+        max_length=32,
+        description="NONE (default), ALIYUN_OSS_A or TENCENT_COS_A (type A URL signing); others: 400",
+    )
+    authentication_key: CdnKey = Field(default=None, description="the CDN's key (signing types)")
     crypto_type: CryptoType = None
     kms_key_id: KmsKeyId = None
 
@@ -149,7 +156,9 @@ class GroupCreate(_Strict):
         description="up to 5 daily windows (UTC), each with its own limit; outside them, transfer.bwlimit",
     )
     smn_config: SmnConfigIn | None = Field(default=None, description="not supported (notifications)")
-    source_cdn: SourceCdnIn | None = Field(default=None, description="not supported yet")
+    source_cdn: SourceCdnIn | None = Field(
+        default=None, description="read the source's objects through a CDN domain (PREFIX and LIST groups)"
+    )
     migrate_since: int | None = Field(
         default=None, ge=0, le=253_402_300_799, description="only objects modified after (UNIX s)"
     )
@@ -196,7 +205,9 @@ class Credentials(_Strict):
     )
     dst_ak: Secret100 = None
     dst_sk: Secret100 = None
-    source_cdn_authentication_key: CdnKey = Field(default=None, description="the URLSource's CDN key")
+    source_cdn_authentication_key: CdnKey = Field(
+        default=None, description="the CDN's key: a URLSource's, or the source_cdn's"
+    )
     dst_connection_string: ConnectionString = Field(
         default=None, description="ferry's own: an Azure destination's connection string"
     )
@@ -261,6 +272,12 @@ class DstNodeOut(BaseModel):
     addressing_style: str | None = None
 
 
+class SourceCdnOut(BaseModel):
+    domain: str
+    protocol: str
+    authentication_type: str
+
+
 class _Common(BaseModel):
     """What groups and tasks both report, in OMS's names; times are epoch milliseconds."""
 
@@ -271,6 +288,7 @@ class _Common(BaseModel):
     enable_restore: bool
     bandwidth_policy: list[BandwidthWindow] = Field(default_factory=list)
     migrate_since: int | None = None
+    source_cdn: SourceCdnOut | None = None
     migrate_speed: int = 0
     """Bytes per second of the current (or last) run."""
     total_time: int = 0

@@ -87,6 +87,9 @@ def serve(
             port=port,
             log_level="info",
             access_log=True,
+            # Clients poll a group every few seconds, and a busy process may not run its event loop for
+            # several: uvicorn's 5 s default closes connections that clients are about to reuse.
+            timeout_keep_alive=60,
             ssl_certfile=tls[0] if tls else None,
             ssl_keyfile=tls[1] if tls else None,
         )

@@ -99,6 +99,7 @@ def _oms(settings: dict[str, Any]) -> dict[str, Any]:
         "dst_storage_policy": oms.get("dst_storage_policy"),
         "enable_requester_pays": bool(oms.get("enable_requester_pays", False)),
         "migrate_since": settings.get("migrate_since"),
+        "source_cdn": oms.get("source_cdn"),
         "transfer": dict(settings.get("transfer") or {}),
     }
 

@@ -5,6 +5,9 @@ A type A signed URL carries one extra query argument::
     auth_key=<timestamp>-<rand>-<uid>-<md5hash>
     md5hash = md5hex("<path>-<timestamp>-<rand>-<uid>-<private key>")
 
+Alibaba Cloud and Huawei name the argument ``auth_key``; Tencent Cloud's TypeA computes the same value and
+names it ``sign`` by default (``param``).
+
 ``path`` is the URL's path exactly as it is sent (percent-encoded, starting with ``/``, without the query);
 the CDN refuses the URL once ``timestamp`` plus its configured validity period has passed. ferry signs each
 request afresh, so a long transfer never runs into an expired signature.
@@ -34,10 +37,16 @@ def type_a_hash(path: str, timestamp: int, rand: str, uid: str, key: str) -> str
 
 
 def sign_type_a(
-    url: str, key: str, *, timestamp: int | None = None, rand: str | None = None, uid: str = "0"
+    url: str,
+    key: str,
+    *,
+    timestamp: int | None = None,
+    rand: str | None = None,
+    uid: str = "0",
+    param: str = AUTH_KEY,
 ) -> str:
-    """``url`` with ``auth_key`` appended (after ``&`` when the URL already has a query, whose other
-    arguments stay as they were; an ``auth_key`` already there is replaced). ``url`` must be in its wire
+    """``url`` with ``param`` (``auth_key``) appended (after ``&`` when the URL already has a query, whose
+    other arguments stay as they were; a ``param`` already there is replaced). ``url`` must be in its wire
     form (see :func:`ferry.urls.canonical_url`): its path is hashed as written. ``timestamp`` defaults to now,
     ``rand`` to a fresh random hex string (``"0"`` is allowed too), ``uid`` to ``"0"``."""
     if not key:
@@ -52,9 +61,9 @@ def sign_type_a(
     parts = urlsplit(url)
     path = parts.path or "/"
     digest = type_a_hash(path, stamp, nonce, uid, key)
-    signature = f"{AUTH_KEY}={stamp}-{nonce}-{uid}-{digest}"
+    signature = f"{param}={stamp}-{nonce}-{uid}-{digest}"
     if parts.query:
-        kept = [arg for arg in parts.query.split("&") if arg.split("=", 1)[0] != AUTH_KEY]
+        kept = [arg for arg in parts.query.split("&") if arg.split("=", 1)[0] != param]
         query = "&".join([*kept, signature]) if kept else signature
     else:
         query = signature
@@ -67,16 +76,18 @@ class TypeASigner:
 
     key: str = field(repr=False)
     uid: str = "0"
+    param: str = AUTH_KEY
+    """The query argument that carries the signature (Tencent Cloud's TypeA: ``sign``)."""
 
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("an empty CDN auth key")
 
     def sign(self, url: str) -> str:
-        return sign_type_a(url, self.key, uid=self.uid)
+        return sign_type_a(url, self.key, uid=self.uid, param=self.param)
 
     def redact(self, text: str) -> str:
         """``text`` with the key and any signature taken out: for messages built from what a server or
         library said."""
         text = text.replace(self.key, "***")
-        return re.sub(rf"{AUTH_KEY}=[^&\s'\"]*", f"{AUTH_KEY}=***", text)
+        return re.sub(rf"{re.escape(self.param)}=[^&\s'\"]*", f"{self.param}=***", text)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import urllib.parse
+import urllib.request
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -43,6 +46,7 @@ from ferry.storage.base import (
 )
 from ferry.storage.listing import BucketInfo, Entry, merge_page
 from ferry.storage.netguard import refused_address
+from ferry.storage.s3fast import ChecksumMismatch, S3ResponseError, SignedRequests
 from ferry.transfer.parts import Span
 
 if TYPE_CHECKING:
@@ -166,7 +170,71 @@ def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Clien
         raise UsageError(f"remote {remote.name!r}: invalid endpoint: {exc}") from None
     if settings.request_payer:
         client.meta.events.register("before-parameter-build.s3", _payer_adder(settings.request_payer))
+        _PAYERS.add(client)
     return cast("S3Client", client), access_key
+
+
+DIRECT_READ_MAX = 8 << 20
+"""Reads up to this size take the direct path; larger parts stay with botocore, whose throughput on them
+is measured (bench/single.py) and whose per-request cost they do not notice."""
+
+_PAYERS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Clients whose every request says the requester pays: they take no direct path."""
+_DIRECT: weakref.WeakKeyDictionary[Any, SignedRequests | None] = weakref.WeakKeyDictionary()
+
+
+def direct_path(client: Any) -> SignedRequests | None:
+    """The direct path for whole small objects (:mod:`ferry.storage.s3fast`) of ``client``, one per client,
+    or ``None`` where its requests need botocore: virtual-host addressing (and AWS's own endpoint rules),
+    another signature, anonymous access, a proxy or client certificate, requester-pays, or
+    ``FERRY_S3_DIRECT=0``."""
+    if client in _DIRECT:
+        return _DIRECT[client]
+    config = client.meta.config
+    signer = client._request_signer
+    credentials = signer._credentials
+    endpoint = client.meta.endpoint_url
+    host = urllib.parse.urlsplit(endpoint).hostname or ""
+    proxies = urllib.request.getproxies_environment()
+    direct = None
+    if (
+        os.environ.get("FERRY_S3_DIRECT", "1") != "0"
+        and (config.s3 or {}).get("addressing_style") == "path"
+        and signer.signature_version == "s3v4"
+        and credentials is not None
+        and not config.proxies
+        and not config.client_cert
+        and client not in _PAYERS
+        and (not proxies or urllib.request.proxy_bypass_environment(host, proxies))  # type: ignore[attr-defined]
+    ):
+        direct = SignedRequests(
+            endpoint,
+            client.meta.region_name,
+            lambda: _frozen(credentials),
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            max_connections=config.max_pool_connections,
+            verify=client._endpoint.http_session._verify,
+            request_checksums=config.request_checksum_calculation != "when_required",
+            response_checksums=config.response_checksum_validation != "when_required",
+        )
+    _DIRECT[client] = direct
+    return direct
+
+
+def _frozen(credentials: Any) -> tuple[str, str, str | None]:
+    frozen = credentials.get_frozen_credentials()  # refreshed here when they expire
+    return frozen.access_key, frozen.secret_key, frozen.token
+
+
+def _plain_key(key: str) -> bool:
+    """A key whose path-style URL no HTTP library rewrites: no dot segments, no empty segment but a last."""
+    segments = key.split("/")
+    return all(part not in (".", "..") for part in segments) and all(segments[:-1])
+
+
+def _header_safe(headers: dict[str, str]) -> bool:
+    return all((k + v).isascii() and "\r" not in k + v and "\n" not in k + v for k, v in headers.items())
 
 
 def _payer_adder(payer: str) -> Callable[..., None]:
@@ -189,6 +257,7 @@ class S3Store:
         self.bucket = bucket
         self.scheme = scheme
         self._identity = ("s3", client.meta.endpoint_url.rstrip("/"), access_key)
+        self._direct = direct_path(client)
 
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
@@ -237,6 +306,15 @@ class S3Store:
     def read_range(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> bytes:
         if length == 0:
             return b""
+        if self._direct is not None and length <= DIRECT_READ_MAX and _plain_key(key):
+            headers = {"range": f"bytes={offset}-{offset + length - 1}"}
+            if if_match:
+                headers["if-match"] = f'"{if_match}"'
+            with self._errors(key):
+                data = self._direct.get(self.bucket, key, headers)
+            if len(data) != length:
+                raise self._short_read(key, offset, len(data), length)
+            return data
         with self._errors(key):
             response = self.client.get_object(**self._range_args(key, offset, length, if_match))
             body = response["Body"]
@@ -289,6 +367,10 @@ class S3Store:
         args = self._write_args(options)
         if md5_hex:
             args["ContentMD5"] = md5_hex_to_b64(md5_hex)
+        headers = _headers(args)
+        if self._direct is not None and _plain_key(key) and _header_safe(headers):
+            with self._errors(key):
+                return self._direct.put(self.bucket, key, data, headers)
         with self._errors(key):
             response = self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=cast("IO[bytes]", PartBody(data)), **args
@@ -376,6 +458,11 @@ class S3Store:
             args["MetadataDirective"] = "REPLACE"
         if if_match:
             args["CopySourceIfMatch"] = f'"{if_match}"'
+        if self._direct is not None and _plain_key(key) and _plain_key(source_key):
+            headers = _headers({k: v for k, v in args.items() if k != "CopySource"})
+            if _header_safe(headers):
+                with self._errors(key):
+                    return self._direct.copy(self.bucket, key, source.bucket, source_key, headers)
         with self._errors(key):
             response = self.client.copy_object(Bucket=self.bucket, Key=key, **args)
         return str(response["CopyObjectResult"].get("ETag", "")).strip('"')
@@ -428,15 +515,38 @@ class S3Store:
                     yield upload["Key"], upload["UploadId"], upload["Initiated"].timestamp()
 
 
+_HEADER_NAMES = {
+    "ACL": "x-amz-acl",
+    "StorageClass": "x-amz-storage-class",
+    "ContentType": "content-type",
+    "CacheControl": "cache-control",
+    "ContentMD5": "content-md5",
+    "MetadataDirective": "x-amz-metadata-directive",
+    "CopySourceIfMatch": "x-amz-copy-source-if-match",
+}
+
+
+def _headers(args: dict[str, Any]) -> dict[str, str]:
+    """The HTTP headers botocore would send for these PutObject/CopyObject arguments."""
+    headers = {_HEADER_NAMES[k]: str(v) for k, v in args.items() if k != "Metadata"}
+    for name, value in (args.get("Metadata") or {}).items():
+        headers[f"x-amz-meta-{name}"] = value
+    return headers
+
+
 def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
-    """Turn a botocore/urllib3 exception into ferry's classified error with a one-line message."""
+    """Turn a botocore/urllib3 exception (or the direct path's answer) into ferry's classified error with a
+    one-line message."""
     where = store.url(key) if key is not None else f"{store.scheme}://{store.bucket}"
     endpoint = store.client.meta.endpoint_url
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code") or "")
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        message = str(error.get("Message") or "").strip()
+    if isinstance(exc, botocore.exceptions.ClientError | S3ResponseError):
+        if isinstance(exc, S3ResponseError):
+            code, status, message = exc.code, exc.status, exc.message
+        else:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or "")
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            message = str(error.get("Message") or "").strip()
         detail = f"{code} ({status})" + (f": {message}" if message else "")
         if code in _RETRYABLE_CODES or status >= 500 or status == 429:
             return RetryableError(f"{where}: {detail}")
@@ -466,7 +576,7 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
         )
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return UsageError(f"{where}: {' '.join(str(exc).split())}")
-    if isinstance(exc, botocore.exceptions.FlexibleChecksumError):
+    if isinstance(exc, botocore.exceptions.FlexibleChecksumError | ChecksumMismatch):
         return RetryableError(f"{where}: checksum of the received data did not match; will retry")
     refused = refused_address(exc)
     if refused is not None:

@@ -70,6 +70,11 @@ from sqlalchemy.pool import StaticPool
 
 from ferry.errors import FerryError, TaskNotFoundError, TransferError
 from ferry.private import create_private, private_dir
+from ferry.tasks.groupcommit import GroupCommit
+from ferry.tasks.records import JournalObject as JournalObject  # re-exported: callers import them from here
+from ferry.tasks.records import PlannedObject as PlannedObject
+from ferry.tasks.records import StateCount as StateCount
+from ferry.tasks.records import TaskInfo as TaskInfo
 from ferry.tasks.settings import TaskSettings
 from ferry.tasks.states import FINISHED, OBJECT_STATES, UNFINISHED, ObjectState, TaskState
 
@@ -144,59 +149,6 @@ CHUNK_BYTES = 1 << 30
 
 class JournalDamagedError(FerryError):
     """The journal exists but cannot be read as a task journal."""
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    task_id: str
-    kind: str
-    source: str
-    destination: str
-    settings: TaskSettings
-    plan: dict[str, Any]
-    """How the task finds its objects (see :mod:`ferry.tasks.plan`)."""
-    created: float
-    updated: float
-    state: TaskState
-    listing_complete: bool
-
-
-@dataclass(frozen=True)
-class PlannedObject:
-    source_key: str
-    dest_key: str
-    size: int
-    mtime: float
-    etag: str | None = None
-    problem: str | None = None
-    """Set when planning already knows the object cannot be moved (an unsafe key): it is journaled as
-    failed with this reason, so the report lists it."""
-    skipped: str | None = None
-    """Set when planning already knows the destination has the object (a check found it the same): it is
-    journaled as skipped with this reason."""
-
-
-@dataclass(frozen=True)
-class JournalObject:
-    seq: int
-    source_key: str
-    dest_key: str
-    size: int
-    mtime: float
-    etag: str | None
-    state: ObjectState
-    reason: str | None
-    transferred: int
-    attempts: int
-    chunk: int = 0
-    damage: str | None = None
-    """Set when the row's planned values failed their digest: it must not be moved (see the module doc)."""
-
-
-@dataclass(frozen=True)
-class StateCount:
-    count: int
-    bytes: int
 
 
 @dataclass(frozen=True)
@@ -287,6 +239,21 @@ def _damage(exc: BaseException) -> str | None:
     return None
 
 
+_MARK = (
+    update(OBJECTS)
+    .where(OBJECTS.c.task_id == bindparam("b_task"), OBJECTS.c.seq == bindparam("b_seq"))
+    .values(
+        state=bindparam("b_state"),
+        reason=bindparam("b_reason"),
+        state_digest=bindparam("b_digest"),
+        transferred=OBJECTS.c.transferred + bindparam("b_moved"),
+        attempts=OBJECTS.c.attempts + 1,
+        updated=bindparam("b_now"),
+    )
+)
+"""An object's outcome, built once: SQLAlchemy builds and compiles a statement per call otherwise."""
+
+
 class TaskJournal:
     """An open task journal; safe to use from the task's worker threads."""
 
@@ -298,6 +265,7 @@ class TaskJournal:
         self._mutex = threading.RLock() if path is not None else None
         self._lock_fd: int | None = None
         self._fence: Callable[[Connection], None] | None = None
+        self._marks = GroupCommit(self.mark_many)
 
     def fenced(self, fence: Callable[[Connection], None]) -> TaskJournal:
         """This journal for one attempt of a chunk: each outcome it records first passes ``fence`` in the
@@ -618,8 +586,11 @@ class TaskJournal:
             last = rows[-1].seq
 
     def mark(self, seq: int, state: ObjectState, *, reason: str | None = None, transferred: int = 0) -> None:
-        """Record an object's outcome (one durable transaction)."""
-        self.mark_many([(seq, state, reason, transferred)])
+        """Record an object's outcome; durable when this returns. Outcomes recorded by several threads at
+        once share a transaction (see :mod:`ferry.tasks.groupcommit`)."""
+        if state not in OBJECT_STATES:
+            raise ValueError(state)
+        self._marks.submit((seq, state, reason, transferred))
 
     def mark_many(self, marks: Sequence[tuple[int, ObjectState, str | None, int]]) -> None:
         """Record several outcomes in one durable transaction: ``(seq, state, reason, bytes moved)``."""
@@ -627,32 +598,22 @@ class TaskJournal:
             if state not in OBJECT_STATES:
                 raise ValueError(state)
         now = time.time()
-        statement = (
-            update(OBJECTS)
-            .where(OBJECTS.c.task_id == self.task_id, OBJECTS.c.seq == bindparam("b_seq"))
-            .values(
-                state=bindparam("b_state"),
-                reason=bindparam("b_reason"),
-                state_digest=bindparam("b_digest"),
-                transferred=OBJECTS.c.transferred + bindparam("b_moved"),
-                attempts=OBJECTS.c.attempts + 1,
-                updated=now,
-            )
-        )
         params = [
             {
+                "b_task": self.task_id,
                 "b_seq": seq,
                 "b_state": str(state),
                 "b_reason": reason,
                 "b_digest": _state_digest(str(state), reason),
                 "b_moved": moved,
+                "b_now": now,
             }
             for seq, state, reason, moved in marks
         ]
         with self._transaction() as connection:
             if self._fence is not None:
                 self._fence(connection)
-            connection.execute(statement, params)
+            connection.execute(_MARK, params)
 
     def chunks_to_run(self) -> list[int]:
         """The closed chunks that still hold an unfinished object, in order."""

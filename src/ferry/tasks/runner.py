@@ -13,17 +13,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ferry.errors import FerryError, InterruptedTransfer
 from ferry.storage.base import ObjectInfo, Store, WriteOptions
 from ferry.tasks.compare import found_different
-from ferry.tasks.journal import JournalObject, PlannedObject, TaskJournal
+from ferry.tasks.records import JournalObject, PlannedObject
 from ferry.tasks.reports import ReportWriter
 from ferry.tasks.states import ObjectState
 from ferry.transfer.engine import UP_TO_DATE, ObjectTransfer, destination_is_current
 from ferry.transfer.events import TransferListener
 from ferry.transfer.options import TransferOptions
 from ferry.transfer.ratelimit import RateLimiter, make_limiter
+
+if TYPE_CHECKING:
+    from ferry.tasks.journal import TaskJournal  # the database, loaded by whoever opens a journal
 
 
 @dataclass

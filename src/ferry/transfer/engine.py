@@ -256,20 +256,25 @@ class ObjectTransfer:
 
     def _source_info(self, first: bool) -> ObjectInfo:
         """The source's size, time and ETag. A download below the threshold without MD5 verification
-        needs nothing a listing did not already say, and its one GET is pinned to the listed ETag — a
-        changed source is still caught, and the retry asks the server. Saving the HEAD request halves the
+        needs nothing a listing did not already say, nor does a server-side copy below the copy threshold
+        that keeps the source's metadata: their one request is pinned to the listed ETag — a changed
+        source is still caught, and the retry asks the server. Saving the HEAD request halves the
         requests of a task of small objects."""
         listed = self._listed
-        if (
-            first
-            and listed is not None
-            and listed.etag
-            and self.kind == "download"
-            and not self.options.verify_md5
-            and listed.size < self.options.threshold
-        ):
-            return listed
+        if first and listed is not None and listed.etag and not self.options.verify_md5:
+            if self.kind == "download" and listed.size < self.options.threshold:
+                return listed
+            if self.server_side and listed.size < self.options.copy_threshold and not self._copy_rewrites():
+                return listed
         return self._retry(lambda: self.src.stat(self.src_key))
+
+    def _copy_rewrites(self) -> bool:
+        """A server-side copy writes the destination's metadata itself (rather than keeping the source's)."""
+        return (
+            self.options.write != WriteOptions()
+            or self.options.verify_md5
+            or not self.options.copy_user_metadata
+        )
 
     def _up_to_date(self, info: ObjectInfo) -> str | None:
         """Why the destination needs nothing (same size, and no older than the source), or ``None``."""
@@ -290,12 +295,7 @@ class ObjectTransfer:
         self.listener.started(result.source, info.size, 0)
         self._throttle(info.size)
         if self.server_side:
-            user_set = (
-                self.options.write != WriteOptions()
-                or self.options.verify_md5
-                or not self.options.copy_user_metadata
-            )
-            options = self._write_options(info, info.md5_hex()) if user_set else None
+            options = self._write_options(info, info.md5_hex()) if self._copy_rewrites() else None
             self._retry(
                 lambda: self.dst.copy_object(self.dst_key, self.src, self.src_key, options, info.etag)
             )

@@ -1,0 +1,178 @@
+"""The S3 store's direct path for whole small objects (PUT, ranged GET, CopyObject signed by ferry itself)
+against the real RGW: the same bytes, metadata and errors as the botocore path it stands in for, and the
+same retries when the network fails mid-request."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import write_remotes
+from tests.support.faultproxy import FaultProxy, Rule
+
+from ferry.config import RemoteConfig
+from ferry.errors import FerryError
+from ferry.storage.base import WriteOptions
+from ferry.storage.s3 import ClientSettings, S3Store, make_client
+
+pytestmark = pytest.mark.integration
+
+KEYS = [
+    "plain.bin",
+    "dir/sub/with space+plus%25~tilde.bin",
+    "ünïcödé/ключ.txt",
+    "a=b&c;d,e'(f)!*.bin",
+    "dir/",
+]
+
+
+def stores(rgw, bucket: str, *, secret: str | None = None, second: bool = False) -> tuple[S3Store, S3Store]:
+    """The same bucket through the direct path and through botocore alone."""
+    remote = RemoteConfig(
+        name="rgw",
+        endpoint=rgw.endpoint,
+        access_key=rgw.access_key_2 if second else rgw.access_key,
+        secret_key=secret or (rgw.secret_key_2 if second else rgw.secret_key),
+        region="us-east-1",
+    )
+    direct = S3Store(*_client(remote, bucket))
+    plain = S3Store(*_client(remote, bucket))
+    plain._direct = None
+    assert direct._direct is not None, "the direct path was not chosen for a path-style endpoint"
+    return direct, plain
+
+
+def _client(remote: RemoteConfig, bucket: str) -> tuple[Any, str, str, str | None]:
+    client, access_key = make_client(remote, ClientSettings())
+    return client, bucket, "rgw", access_key
+
+
+def outcome(call: Callable[[], object]) -> tuple[str, str]:
+    try:
+        call()
+    except FerryError as exc:
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_bytes_and_metadata_round_trip_like_botocore(rgw, s3, bucket, bucket2, key):
+    direct, plain = stores(rgw, bucket)
+    data = b"" if key.endswith("/") else os.urandom(16 * 1024 + 7)
+    options = WriteOptions(
+        metadata={"md5chksum": "abc", "owner": "ferry"}, content_type="text/x-test", cache_control="max-age=5"
+    )
+    md5 = hashlib.md5(data).hexdigest()
+    etag = direct.put(key, data, options, md5_hex=md5)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert etag == head["ETag"].strip('"') == md5
+    assert head["Metadata"] == {"md5chksum": "abc", "owner": "ferry"}
+    assert head["ContentType"] == "text/x-test" and head["CacheControl"] == "max-age=5"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == data
+    if data:
+        assert direct.read_range(key, 0, len(data), if_match=etag) == data
+        assert direct.read_range(key, 5, 100) == plain.read_range(key, 5, 100) == data[5:105]
+    target, _ = stores(rgw, bucket2)
+    copied = target.copy_object(key, direct, key, None, etag)
+    assert copied == md5
+    assert s3.get_object(Bucket=bucket2, Key=key)["Body"].read() == data
+    assert s3.head_object(Bucket=bucket2, Key=key)["Metadata"] == head["Metadata"]
+    replaced = target.copy_object(key + "-new", direct, key, WriteOptions(metadata={"x": "y"}), None)
+    assert replaced == md5
+    assert s3.head_object(Bucket=bucket2, Key=key + "-new")["Metadata"] == {"x": "y"}
+
+
+def test_errors_are_the_same_one_line_messages_as_botocore(rgw, s3, bucket, other_bucket):
+    direct, plain = stores(rgw, bucket)
+    s3.put_object(Bucket=bucket, Key="there.bin", Body=b"0123456789")
+    etag = s3.head_object(Bucket=bucket, Key="there.bin")["ETag"].strip('"')
+    missing_direct, missing_plain = stores(rgw, "no-such-bucket-h14")
+    foreign_direct, foreign_plain = stores(rgw, other_bucket)
+    wrong_direct, wrong_plain = stores(rgw, bucket, secret="not-the-secret")
+    cases: list[tuple[str, Callable[[S3Store], object], S3Store, S3Store]] = [
+        ("no such bucket: put", lambda s: s.put("k", b"x", WriteOptions()), missing_direct, missing_plain),
+        ("no such bucket: get", lambda s: s.read_range("k", 0, 1), missing_direct, missing_plain),
+        ("access denied: put", lambda s: s.put("k", b"x", WriteOptions()), foreign_direct, foreign_plain),
+        ("access denied: get", lambda s: s.read_range("k", 0, 1), foreign_direct, foreign_plain),
+        ("wrong key: put", lambda s: s.put("k", b"x", WriteOptions()), wrong_direct, wrong_plain),
+        ("wrong key: get", lambda s: s.read_range("there.bin", 0, 1), wrong_direct, wrong_plain),
+        ("no such key", lambda s: s.read_range("absent.bin", 0, 1), direct, plain),
+        ("changed source", lambda s: s.read_range("there.bin", 0, 10, if_match="0" * 32), direct, plain),
+        ("short read", lambda s: s.read_range("there.bin", 0, 20), direct, plain),
+        ("copy, changed source", lambda s: s.copy_object("c", s, "there.bin", None, "0" * 32), direct, plain),
+        ("copy, no source", lambda s: s.copy_object("c", s, "absent.bin", None, None), direct, plain),
+        ("copy, etag", lambda s: s.copy_object("c", s, "there.bin", None, etag), direct, plain),
+    ]
+    for name, call, fast, slow in cases:
+        got, expected = outcome(lambda: call(fast)), outcome(lambda: call(slow))  # noqa: B023 - called here
+        assert got == expected, name
+        assert "\n" not in got[1] and "Traceback" not in got[1], name
+    assert outcome(lambda: missing_direct.put("k", b"x", WriteOptions()))[0] == "BucketMissingError"
+    assert outcome(lambda: foreign_direct.put("k", b"x", WriteOptions()))[0] == "BucketError"
+    assert outcome(lambda: wrong_direct.put("k", b"x", WriteOptions()))[0] == "CredentialsError"
+
+
+@pytest.fixture
+def proxy(rgw):
+    with FaultProxy(rgw.endpoint) as running:
+        yield running
+
+
+def test_faults_mid_request_are_retried_and_the_bytes_arrive_whole(
+    tmp_path: Path, ferry, rgw, s3, bucket, proxy
+):
+    config = write_remotes(
+        tmp_path / "flaky.toml", rgw, extra={"flaky": proxy.url}, defaults="read_timeout = 2"
+    )
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    files = {f"o{i:02d}.bin": os.urandom(16 * 1024) for i in range(12)}
+    for name, data in files.items():
+        (tree / name).write_bytes(data)
+    proxy.add_rule(Rule("reset_request", method="PUT", path_contains="o03.bin", times=1, name="reset-up"))
+    proxy.add_rule(
+        Rule(
+            "status", method="PUT", path_contains="o07.bin", times=1, status=503, code="SlowDown", name="503"
+        )
+    )
+    up = ferry("cp", "-r", str(tree), f"flaky://{bucket}/t/", config_path=config)
+    assert up.returncode == 0, up.stderr
+    for name, data in files.items():
+        assert s3.get_object(Bucket=bucket, Key=f"t/{name}")["Body"].read() == data
+    proxy.add_rule(Rule("reset_response", method="GET", path_contains="o05.bin", times=1, name="reset-down"))
+    down = tmp_path / "down"
+    got = ferry("cp", "-r", f"flaky://{bucket}/t/", str(down), config_path=config)
+    assert got.returncode == 0, got.stderr
+    assert {p.name: p.read_bytes() for p in down.rglob("*.bin")} == files
+    proxy.add_rule(
+        Rule("reset_response", method="PUT", path_contains="c/o09.bin", times=1, name="reset-copy")
+    )
+    copied = ferry("cp", "-r", f"flaky://{bucket}/t/", f"flaky://{bucket}/c/", config_path=config)
+    assert copied.returncode == 0, copied.stderr
+    for name, data in files.items():
+        assert s3.get_object(Bucket=bucket, Key=f"c/{name}")["Body"].read() == data
+    assert {"reset-up", "503", "reset-down", "reset-copy"} <= {f.name for f in proxy.fired}
+
+
+def test_small_copies_and_downloads_ask_no_head_when_the_listing_said_enough(
+    tmp_path, ferry, rgw, s3, bucket, proxy
+):
+    config = write_remotes(tmp_path / "counted.toml", rgw, extra={"counted": proxy.url})
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"src/o{i}.bin", Body=os.urandom(4096), Metadata={"n": str(i)})
+    proxy.reset_stats()
+    copied = ferry("cp", "-r", f"counted://{bucket}/src/", f"counted://{bucket}/dst/", config_path=config)
+    assert copied.returncode == 0, copied.stderr
+    methods = [r.method for r in proxy.requests]
+    assert "HEAD" not in methods and methods.count("PUT") == 5, methods
+    for i in range(5):  # the source's metadata is kept
+        assert s3.head_object(Bucket=bucket, Key=f"dst/o{i}.bin")["Metadata"] == {"n": str(i)}
+    proxy.reset_stats()
+    down = ferry("cp", "-r", f"counted://{bucket}/dst/", str(tmp_path / "down"), config_path=config)
+    assert down.returncode == 0, down.stderr
+    methods = [r.method for r in proxy.requests]
+    assert "HEAD" not in methods and methods.count("GET") == 6, methods  # a listing and five objects

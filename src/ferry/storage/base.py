@@ -16,8 +16,9 @@ import base64
 import binascii
 from collections.abc import Generator, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NoReturn, Protocol, runtime_checkable
 
+from ferry.errors import UnsupportedError
 from ferry.transfer.parts import Span
 
 STREAM_CHUNK = 1 << 20
@@ -225,6 +226,50 @@ class Store(Protocol):
 def one_chunk(data: bytes) -> Chunks:
     """:meth:`Store.read_range_chunks` for a store that reads a range whole."""
     yield memoryview(data)
+
+
+class ReadOnlyStore:
+    """The writing half of :class:`Store` for a source that can only be read (HTTP, a CDN): every write
+    is :class:`UnsupportedError` with the store's ``read_only`` message."""
+
+    read_only = "this source is read-only"
+
+    def _read_only(self) -> NoReturn:
+        raise UnsupportedError(self.read_only)
+
+    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
+        self._read_only()
+
+    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
+        self._read_only()
+
+    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
+        self._read_only()
+
+    def copy_part(
+        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
+    ) -> PartResult:
+        self._read_only()
+
+    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
+        self._read_only()
+
+    def staged_key(self, key: str, upload_id: str) -> str | None:
+        return None
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
+        self._read_only()
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        self._read_only()
+
+    def copy_object(
+        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
+    ) -> str:
+        self._read_only()
+
+    def delete(self, key: str) -> None:
+        self._read_only()
 
 
 class ChunkWriter(Store, Protocol):

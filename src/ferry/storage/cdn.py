@@ -13,15 +13,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import NoReturn
 from urllib.parse import quote
 
-from ferry.errors import FerryError, NotFoundError, TransferError, UnsupportedError
-from ferry.storage.base import Chunks, ObjectInfo, PartResult, Store, WriteOptions, one_chunk
+from ferry.errors import FerryError, NotFoundError, TransferError
+from ferry.storage.base import Chunks, ObjectInfo, ReadOnlyStore, Store, one_chunk
 from ferry.storage.http import HttpSource
-from ferry.transfer.parts import Span
 
-READ_ONLY = "a source read through a CDN is read-only"
 _REMEMBERED = 4096
 
 
@@ -39,8 +36,10 @@ def unreachable_key(key: str) -> str | None:
     return None
 
 
-class CdnSource:
+class CdnSource(ReadOnlyStore):
     """``listing`` lists and looks up objects; ``http`` reads their bytes from ``base`` (``scheme://domain``)."""
+
+    read_only = "a source read through a CDN is read-only"
 
     def __init__(self, listing: Store, http: HttpSource, base: str) -> None:
         self.listing = listing
@@ -116,45 +115,6 @@ class CdnSource:
 
     def read_range_chunks(self, key: str, offset: int, length: int, *, if_match: str | None = None) -> Chunks:
         return one_chunk(self.read_range(key, offset, length, if_match=if_match))
-
-    # --- not for a read-only source ----------------------------------------------------------------------
-
-    def _read_only(self) -> NoReturn:
-        raise UnsupportedError(READ_ONLY)
-
-    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
-        self._read_only()
-
-    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
-        self._read_only()
-
-    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
-        self._read_only()
-
-    def copy_part(
-        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
-    ) -> PartResult:
-        self._read_only()
-
-    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
-        self._read_only()
-
-    def staged_key(self, key: str, upload_id: str) -> str | None:
-        return None
-
-    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
-        self._read_only()
-
-    def abort_multipart(self, key: str, upload_id: str) -> None:
-        self._read_only()
-
-    def copy_object(
-        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
-    ) -> str:
-        self._read_only()
-
-    def delete(self, key: str) -> None:
-        self._read_only()
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:  # last: ``list`` names the builtin above
         return self.listing.list(prefix)

@@ -21,7 +21,7 @@ import threading
 import urllib.request
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -41,18 +41,14 @@ from ferry.storage.base import (
     Capabilities,
     Chunks,
     ObjectInfo,
-    PartResult,
-    Store,
-    WriteOptions,
+    ReadOnlyStore,
     one_chunk,
 )
 from ferry.storage.cdnsign import TypeASigner
 from ferry.storage.netguard import E, refused_address, unreachable
 from ferry.storage.s3 import ClientSettings
-from ferry.transfer.parts import Span
 from ferry.urls import canonical_url
 
-READ_ONLY = "an HTTP source is read-only"
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 _HEAD_REFUSED = (403, 405, 501)
@@ -78,8 +74,10 @@ def bypasses_proxy(host: str, port: int | None, no_proxy: str) -> bool:
     return False
 
 
-class HttpSource:
+class HttpSource(ReadOnlyStore):
     """Objects behind http(s) URLs, read with ranged GETs. ``signer`` signs every request (a CDN key)."""
+
+    read_only = "an HTTP source is read-only"
 
     capabilities = Capabilities(
         multipart=False, server_side_copy=False, lists_parts=False, stages_locally=False
@@ -313,45 +311,6 @@ class HttpSource:
             f"{self.url(key)}: the server does not serve byte ranges; copy it in one request with a "
             "--threshold above its size"
         )
-
-    # --- not for a read-only source ----------------------------------------------------------------------
-
-    def _read_only(self) -> NoReturn:
-        raise UnsupportedError(READ_ONLY)
-
-    def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
-        self._read_only()
-
-    def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
-        self._read_only()
-
-    def upload_part(self, key: str, upload_id: str, span: Span, data: bytes) -> PartResult:
-        self._read_only()
-
-    def copy_part(
-        self, key: str, upload_id: str, span: Span, source: Store, source_key: str, if_match: str | None
-    ) -> PartResult:
-        self._read_only()
-
-    def list_parts(self, key: str, upload_id: str, size: int) -> dict[int, PartResult] | None:
-        self._read_only()
-
-    def staged_key(self, key: str, upload_id: str) -> str | None:
-        return None
-
-    def complete_multipart(self, key: str, upload_id: str, parts: list[PartResult]) -> str:
-        self._read_only()
-
-    def abort_multipart(self, key: str, upload_id: str) -> None:
-        self._read_only()
-
-    def copy_object(
-        self, key: str, source: Store, source_key: str, options: WriteOptions | None, if_match: str | None
-    ) -> str:
-        self._read_only()
-
-    def delete(self, key: str) -> None:
-        self._read_only()
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         raise UnsupportedError("an HTTP source cannot be listed: give the URLs in a list (--url-list)")

@@ -17,9 +17,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
@@ -54,6 +55,28 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: {what} did not happen in {timeout:.0f} s")
         time.sleep(0.2)
+
+
+def tear_down(
+    processes: list[subprocess.Popen[bytes]], buckets: Iterable[tuple[Any, str]], admin: str, database: str
+) -> None:
+    """Stop the bench's processes, empty and delete its buckets, drop its database."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    for client, bucket in buckets:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        client.delete_bucket(Bucket=bucket)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 def main() -> None:
@@ -205,22 +228,7 @@ def main() -> None:
                 print(f"  {count} worker(s): {median:6.1f} s  {total / median / 2**20:7.1f} MiB/s  "
                       f"x{one / median:.2f}")  # fmt: skip
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for client, bucket in ((src, src_bucket), (dst, dst_bucket)):
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-                if keys:
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-            client.delete_bucket(Bucket=bucket)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        tear_down(processes, ((src, src_bucket), (dst, dst_bucket)), admin, name)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import boto3
 import httpx
 import psycopg
 
-from cluster import free_port, pg_url, spawn, wait_until
+from cluster import free_port, pg_url, spawn, tear_down, wait_until
 from peers import read_env
 
 TARGET_MIB = 300
@@ -162,23 +162,7 @@ def main() -> None:
             if rows != args.lines:
                 raise SystemExit(f"bench: {rows} rows in the journal, {args.lines} lines in the list")
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for suffix, bucket in (("", src_bucket), ("_2", dst_bucket)):
-            client = clients[suffix]
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-                if objects:
-                    client.delete_objects(Bucket=bucket, Delete={"Objects": objects})
-            client.delete_bucket(Bucket=bucket)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        tear_down(processes, ((clients[""], src_bucket), (clients["_2"], dst_bucket)), admin, name)
 
 
 if __name__ == "__main__":

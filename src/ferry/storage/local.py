@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import stat
+import threading
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class LocalStore:
         """Paths a listing left out, and why (reported as warnings)."""
         self.root = root
         """The folder a recursive download writes below (no link below it is followed)."""
+        self._temps = _TempFiles()
 
     def url(self, key: str) -> str:
         return key
@@ -173,15 +175,19 @@ class LocalStore:
         folder = folder or self._temp_folder(key)
         dir_fd = self._folder(folder)
         try:
-            base = os.path.basename(key)[:100]
-            name = f".{base}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
-            if self.temp_dir is None:
-                _remove_stale(dir_fd, base, keep=name)
+            name, fd = self._create_temp_in(dir_fd, folder, key)
         finally:
             os.close(dir_fd)
         return os.path.join(folder, name), fd
+
+    def _create_temp_in(self, dir_fd: int, folder: str, key: str) -> tuple[str, int]:
+        base = _temp_stem(os.path.basename(key))
+        name = f".{base}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+        if self.temp_dir is None:
+            self._temps.replace(dir_fd, folder, base, name)
+        return name, fd
 
     def _open_temp(self, key: str, upload_id: str, flags: int) -> int:
         """Reopen a temporary file of an earlier run: never through a link, and only a regular file of this
@@ -207,18 +213,39 @@ class LocalStore:
 
     def put(self, key: str, data: bytes, options: WriteOptions, *, md5_hex: str | None = None) -> str:
         with self._errors(key, "writing"):
-            temp, fd = self._create_temp(key)
+            if self.temp_dir is not None:
+                temp, fd = self._create_temp(key)
+                try:
+                    _write_synced(fd, data)
+                    self._commit(temp, key)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temp)
+                    raise
+            else:
+                self._put_beside(key, data)
+        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def _put_beside(self, key: str, data: bytes) -> None:
+        """A whole file written to a temporary file beside it and renamed, through one descriptor on the
+        folder: a download of many small files spends its time in these system calls."""
+        final = os.path.abspath(key)
+        folder, final_name = os.path.split(final)
+        dir_fd = self._folder(folder)
+        try:
+            name, fd = self._create_temp_in(dir_fd, folder, key)
             try:
-                with open(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                self._commit(temp, key)
+                _write_synced(fd, data)
+                os.replace(name, final_name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 with contextlib.suppress(OSError):
-                    os.unlink(temp)
+                    os.unlink(name, dir_fd=dir_fd)
                 raise
-        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+            finally:
+                self._temps.forget(folder, name)
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     def create_multipart(self, key: str, size: int, options: WriteOptions) -> str:
         with self._errors(key, "preparing the download"):
@@ -307,6 +334,7 @@ class LocalStore:
         temporary file beside the final path first."""
         dir_fd = self._folder(os.path.dirname(os.path.abspath(final)))
         name = os.path.basename(final)
+        self._temps.forget(os.path.dirname(temp), os.path.basename(temp))
         try:
             try:
                 os.replace(temp, name, dst_dir_fd=dir_fd)
@@ -331,6 +359,7 @@ class LocalStore:
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         if is_temp_name(upload_id):  # an edited part record must not make ferry delete another file
+            self._temps.forget(os.path.dirname(upload_id), os.path.basename(upload_id))
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(upload_id)
 
@@ -420,19 +449,88 @@ class LocalStore:
         return iter(())
 
 
-def _remove_stale(dir_fd: int, base: str, keep: str) -> None:
-    """Delete ``.<base>.<random>.ferry-tmp`` files of this user in the folder, but ``keep``: one destination
-    is worked on by one run at a time (its part record is locked), so any other is abandoned."""
-    prefix = f".{base}."
+class _TempFiles:
+    """ferry's temporary files in each destination folder, by the name of the file each is for: what a
+    killed run left behind is removed when the same destination is written again. Each folder is read once
+    (reading it for every file made a download into one folder quadratic); the files this store creates
+    and finishes are noted as it goes. One destination is worked on by one run at a time (its part record
+    is locked), so any other temporary file for it is abandoned."""
+
+    MAX_FOLDERS = 65_536
+    """Folders remembered; past that the memory starts again (a folder read twice costs time, not
+    correctness)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folders: dict[str, dict[str, set[str]]] = {}
+
+    def replace(self, dir_fd: int, folder: str, base: str, keep: str) -> None:
+        """``keep`` was just created for ``base``: delete the other temporary files for ``base``."""
+        with self._lock:
+            known = self._folders.get(folder)
+            if known is None:
+                if len(self._folders) >= self.MAX_FOLDERS:
+                    self._folders.clear()
+                known = self._folders[folder] = _read_temps(dir_fd)
+            stale = known.get(base, set())
+            known[base] = {keep}
+        for name in stale:
+            if name == keep:
+                continue
+            with contextlib.suppress(OSError):
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                    os.unlink(name, dir_fd=dir_fd)
+
+    def forget(self, folder: str, name: str) -> None:
+        """``name`` was renamed to its destination or deleted."""
+        base = _temp_base(name)
+        if base is None:
+            return
+        with self._lock:
+            known = self._folders.get(folder)
+            names = known.get(base) if known is not None else None
+            if known is not None and names is not None:
+                names.discard(name)
+                if not names:
+                    del known[base]
+
+
+def _temp_stem(name: str) -> str:
+    """What a temporary file's name says of its destination's: the name itself, or for a long one its
+    beginning and a digest of the whole (two long names alike in their first 100 characters must not
+    take each other's temporary files for abandoned ones)."""
+    if len(name) <= 100:
+        return name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return f"{name[:83]}~{digest}"
+
+
+def _temp_base(name: str) -> str | None:
+    """The destination name a temporary file is for: ``.<base>.<random>.ferry-tmp`` gives ``<base>``."""
+    if not is_temp_name(name):
+        return None
+    return name[1 : -len(TEMP_SUFFIX)].rsplit(".", 1)[0]
+
+
+def _read_temps(dir_fd: int) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
     for entry in os.scandir(dir_fd):
-        if entry.name == keep or not entry.name.startswith(prefix) or not is_temp_name(entry.name):
-            continue
-        if entry.name[len(prefix) : -len(TEMP_SUFFIX)].count(".") != 0:
-            continue  # another destination's, whose name begins like this one's
-        with contextlib.suppress(OSError):
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
-                os.unlink(entry.name, dir_fd=dir_fd)
+        base = _temp_base(entry.name)
+        if base is not None:
+            found.setdefault(base, set()).add(entry.name)
+    return found
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, make it durable, close ``fd``."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def is_temp_name(path: str) -> bool:

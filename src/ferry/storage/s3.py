@@ -314,7 +314,7 @@ class S3Store:
             if if_match:
                 headers["if-match"] = f'"{if_match}"'
             with self._errors(key):
-                data = self._direct.get(self.bucket, key, headers)
+                data = self._direct.get(self.bucket, key, headers, length)
             if len(data) != length:
                 raise self._short_read(key, offset, len(data), length)
             return data

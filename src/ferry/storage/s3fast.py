@@ -1,5 +1,6 @@
 """Whole-object S3 requests (PUT, ranged GET, CopyObject) and listing pages (ListObjectsV2), signed here
-and sent over a pooled urllib3 connection, without botocore's per-request machinery.
+and sent over ferry's keep-alive HTTP/1.1 pool (:mod:`ferry.storage.wire`), without botocore's per-request
+machinery.
 
 Why: for an object of a few KiB, botocore's parameter validation, event system, endpoint resolution and
 request building cost several times what the request itself costs (a profile of ``ferry cp -r`` of 2,000
@@ -20,20 +21,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ssl
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
-import urllib3
+from ferry.storage.wire import Answer, Pool
 
 Credentials = tuple[str, str, str | None]
 """Access key, secret key, session token."""
 
 _UNSIGNED = "UNSIGNED-PAYLOAD"
+_MAX_DOCUMENT = 16 << 20
+"""The largest XML answer read: a listing page of 1,000 keys of 1,024 bytes, URL-encoded, stays below it."""
 _RESPONSE_CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
     "crc32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
     "sha1": lambda data: hashlib.sha1(data, usedforsecurity=False).digest(),
@@ -63,13 +67,6 @@ class Listed:
     etag: str | None
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: Mapping[str, str]
-    data: bytes
-
-
 class SignedRequests:
     """SigV4-signed requests to one path-style S3 endpoint, over a connection pool shared by threads."""
 
@@ -93,21 +90,22 @@ class SignedRequests:
         self._region = region
         self._credentials = credentials
         self._keys: dict[tuple[str, str], bytes] = {}
-        timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        common = {"maxsize": max_connections, "block": False, "timeout": timeout, "retries": False}
-        port = parts.port
-        self._pool: urllib3.HTTPConnectionPool
+        tls = None
         if parts.scheme == "https":
-            tls: dict[str, object] = (
-                {"cert_reqs": "CERT_NONE"} if verify is False else {"cert_reqs": "CERT_REQUIRED"}
+            tls = ssl.create_default_context(
+                cafile=verify if isinstance(verify, str) else _default_ca_bundle() if verify else None
             )
-            if isinstance(verify, str):
-                tls["ca_certs"] = verify
-            elif verify is True:
-                tls["ca_certs"] = _default_ca_bundle()
-            self._pool = urllib3.HTTPSConnectionPool(parts.hostname or "", port, **common, **tls)  # type: ignore[arg-type]
-        else:
-            self._pool = urllib3.HTTPConnectionPool(parts.hostname or "", port, **common)  # type: ignore[arg-type]
+            if verify is False:
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+        self._pool = Pool(
+            parts.hostname or "",
+            parts.port or (443 if parts.scheme == "https" else 80),
+            tls=tls,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_idle=max_connections,
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -123,11 +121,14 @@ class SignedRequests:
         answer = self._send("PutObject", "PUT", bucket, key, headers, data)
         return answer.headers.get("etag", "").strip('"')
 
-    def get(self, bucket: str, key: str, headers: dict[str, str]) -> bytes:
-        """GetObject (the caller gives the range); the bytes, checked against the server's checksum."""
+    def get(self, bucket: str, key: str, headers: dict[str, str], length: int) -> bytes:
+        """GetObject of ``length`` bytes (the caller gives the range); the bytes, checked against the
+        server's checksum. A longer answer is refused unread."""
         if self._response_checksums:
             headers = dict(headers, **{"x-amz-checksum-mode": "ENABLED"})
-        answer = self._send("GetObject", "GET", bucket, key, headers, None)
+        answer = self._send(
+            "GetObject", "GET", bucket, key, headers, None, max_body=max(length, _MAX_DOCUMENT)
+        )
         for name, digest in _RESPONSE_CHECKSUMS.items() if self._response_checksums else ():
             expected = answer.headers.get(f"x-amz-checksum-{name}")
             if expected and "-" not in expected:
@@ -193,6 +194,7 @@ class SignedRequests:
         headers: dict[str, str],
         body: bytes | None,
         query: dict[str, str] | None = None,
+        max_body: int = _MAX_DOCUMENT,
     ) -> Answer:
         path = f"{self._prefix}/{quote(bucket, safe='')}"
         if key is not None:
@@ -202,15 +204,11 @@ class SignedRequests:
         )
         signed = self._sign(method, path, headers, canonical_query)
         target = f"{path}?{canonical_query}" if canonical_query else path
-        response = self._pool.urlopen(
-            method, target, body=body, headers=signed, redirect=False, preload_content=True
-        )
-        lowered = {k.lower(): v for k, v in response.headers.items()}
-        if response.status >= 300:
-            root = _parse(response.data)
-            code, message = _error_fields(root)
-            raise S3ResponseError(operation, response.status, code or str(response.status), message)
-        return Answer(response.status, lowered, response.data)
+        answer = self._pool.request(method, target, signed, body, max_body=max_body)
+        if answer.status >= 300:
+            code, message = _error_fields(_parse(answer.data))
+            raise S3ResponseError(operation, answer.status, code or str(answer.status), message)
+        return answer
 
     def _sign(self, method: str, path: str, headers: dict[str, str], query: str = "") -> dict[str, str]:
         access, secret, token = self._credentials()
@@ -267,7 +265,7 @@ def _default_ca_bundle() -> str | None:
 
 
 def _parse(data: bytes) -> ElementTree.Element | None:
-    if not data or len(data) > 1 << 20:
+    if not data or len(data) > _MAX_DOCUMENT:
         return None
     try:
         # botocore parses these answers with the same parser; expat bounds entity expansion

@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
-
 from ferry.errors import UsageError
 
 _REMOTE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_-]*)://(?P<rest>.*)$", re.DOTALL)
@@ -62,6 +59,9 @@ def canonical_url(text: str) -> str:
     urllib3's own normalisation, so the path a CDN signature covers is the path urllib3 sends. UsageError
     for anything that is not an absolute http(s) URL, or that carries a user name or password (it would
     be kept in task journals and reports)."""
+    from urllib3.exceptions import LocationParseError  # here: urllib3 is a sixth of a command's start
+    from urllib3.util import parse_url
+
     try:
         parsed = parse_url(text.strip())
     except LocationParseError:

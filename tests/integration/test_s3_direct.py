@@ -9,7 +9,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.conftest import write_remotes
@@ -18,7 +17,7 @@ from tests.support.faultproxy import FaultProxy, Rule
 from ferry.config import RemoteConfig
 from ferry.errors import FerryError
 from ferry.storage.base import WriteOptions
-from ferry.storage.s3 import ClientSettings, S3Store, make_client
+from ferry.storage.s3 import ClientSettings, S3Connection, S3Store
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +39,11 @@ def stores(rgw, bucket: str, *, secret: str | None = None, second: bool = False)
         secret_key=secret or (rgw.secret_key_2 if second else rgw.secret_key),
         region="us-east-1",
     )
-    direct = S3Store(*_client(remote, bucket))
-    plain = S3Store(*_client(remote, bucket))
+    direct = S3Store(S3Connection(remote, ClientSettings()), bucket, "rgw")
+    plain = S3Store(S3Connection(remote, ClientSettings()), bucket, "rgw")
     plain._direct = None
     assert direct._direct is not None, "the direct path was not chosen for a path-style endpoint"
     return direct, plain
-
-
-def _client(remote: RemoteConfig, bucket: str) -> tuple[Any, str, str, str | None]:
-    client, access_key = make_client(remote, ClientSettings())
-    return client, bucket, "rgw", access_key
 
 
 def outcome(call: Callable[[], object]) -> tuple[str, str]:

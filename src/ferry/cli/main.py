@@ -11,22 +11,15 @@ import sys
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ferry import __version__
 from ferry.api import prepare_transfer
 from ferry.cli import secrets
-from ferry.cli import service as service_commands
-from ferry.cli import tasks as task_commands
-from ferry.cli.check import check as check_command
-from ferry.cli.ls import ls as ls_command
 from ferry.cli.obsutil_args import translate
-from ferry.cli.progress import BarListener, PlainListener, QuietListener
-from ferry.cli.remotes import app as remote_commands
-from ferry.cli.sync import sync as sync_command
+from ferry.cli.quiet import QuietListener
 from ferry.config import Config, load_config
 from ferry.display import shown
 from ferry.errors import FerryError, InterruptedTransfer, NotFoundError, UsageError
@@ -35,23 +28,63 @@ from ferry.transfer.events import TransferListener
 from ferry.transfer.options import parse_meta, resolve_options
 from ferry.units import format_size
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ferry.cli.progress import BarListener
+
+APP_SETTINGS: dict[str, object] = dict(
     add_completion=False,
     no_args_is_help=True,
     help="Resumable transfers into, out of and between object stores.",
     pretty_exceptions_enable=False,
 )
+app = typer.Typer(**APP_SETTINGS)  # type: ignore[arg-type]
+_REGISTERED = False
 
-app.add_typer(task_commands.app, name="task")
-app.add_typer(remote_commands, name="remote")
-app.add_typer(service_commands.token_app, name="token")
-app.add_typer(service_commands.key_app, name="key")
-app.add_typer(service_commands.group_app, name="group")
-app.command("serve")(service_commands.serve)
-app.command("worker")(service_commands.worker)
-app.command("check")(check_command)
-app.command("sync")(sync_command)
-app.command("ls")(ls_command)
+
+def full_app() -> typer.Typer:
+    """The app with every command. The other commands' modules are imported here, not at start-up: a
+    ``ferry cp`` of one object needs none of them (see :func:`_command_for`)."""
+    global _REGISTERED
+    if not _REGISTERED:
+        from ferry.cli import service as service_commands
+        from ferry.cli import tasks as task_commands
+        from ferry.cli.check import check as check_command
+        from ferry.cli.ls import ls as ls_command
+        from ferry.cli.remotes import app as remote_commands
+        from ferry.cli.sync import sync as sync_command
+
+        app.add_typer(task_commands.app, name="task")
+        app.add_typer(remote_commands, name="remote")
+        app.add_typer(service_commands.token_app, name="token")
+        app.add_typer(service_commands.key_app, name="key")
+        app.add_typer(service_commands.group_app, name="group")
+        app.command("serve")(service_commands.serve)
+        app.command("worker")(service_commands.worker)
+        app.command("check")(check_command)
+        app.command("sync")(sync_command)
+        app.command("ls")(ls_command)
+        _REGISTERED = True
+    return app
+
+
+def _command_for(args: list[str]) -> Any:
+    """The click command to run ``args`` with. Typer inspects the signature of every command of an app
+    before running one (about 60 ms for ferry's): when ``args`` name one of the commands defined in this
+    module, an app of that command alone gives the same parsing, help and errors."""
+    name = "version" if args == ["--version"] else args[0] if args else None
+    info = next(
+        (c for c in app.registered_commands if name and (c.name or c.callback.__name__) == name),  # type: ignore[union-attr]
+        None,
+    )
+    if info is None or COMPLETE_VAR in os.environ:
+        return typer.main.get_command(full_app())
+    alone = typer.Typer(**APP_SETTINGS)  # type: ignore[arg-type]
+    alone.registered_callback = app.registered_callback
+    alone.registered_commands = [info]
+    return typer.main.get_command(alone)
+
 
 EXIT_INTERRUPTED = InterruptedTransfer.exit_code
 # Typer may bundle its own copy of click; its usage-error class is reached through a public one.
@@ -255,7 +288,7 @@ def cp(
             recover=recover,
             config=settings,
             quiet=quiet,
-            console=Console(stderr=True),
+            console=_stderr_console(),
             clear=clear,
             dry_run=dry_run,
             json_output=json_output,
@@ -283,15 +316,18 @@ def cp(
         incremental=incremental,
     )
     stop = threading.Event()
-    console = Console(stderr=True)
     listener: TransferListener
     bar: BarListener | None = None
     if quiet or json_output:
         listener = QuietListener()
-    elif console.is_terminal:
-        listener = bar = BarListener(console)
     else:
-        listener = PlainListener()
+        from ferry.cli.progress import BarListener, PlainListener
+
+        console = _stderr_console()
+        if console.is_terminal:
+            listener = bar = BarListener(console)
+        else:
+            listener = PlainListener()
     transfer = prepare_transfer(
         source,
         destination,
@@ -320,6 +356,12 @@ def cp(
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
         _print_summary(result)
+
+
+def _stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _default_temp_dir(settings: Config) -> Path | None:
@@ -435,13 +477,13 @@ def _error(message: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 not found, 2 no such task, 3 bad arguments,
     4 bucket missing or access denied, 5 credentials, 6 transfer failed, 7 unsupported, 9 interrupted."""
-    command = typer.main.get_command(app)
     if COMPLETE_VAR in os.environ:  # a shell asking for completions: only then is the machinery loaded
         from typer.completion import completion_init  # type: ignore[attr-defined]
 
         completion_init()
     try:
         args = translate(sys.argv[1:] if argv is None else argv)  # obsutil's spellings of cp's options
+        command = _command_for(args)
         args = secrets.file_options(args, command)  # --src-sk-file PATH and the like
         status = command.main(args=args, prog_name="ferry", standalone_mode=False)
         if isinstance(status, int) and status:  # an exit status Typer chose (130 after a Ctrl-C)

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 
 from ferry.cli.obsutil_text import progress_line
+from ferry.cli.quiet import QuietListener
 from ferry.display import shown
 from ferry.tasks.records import JournalObject
 from ferry.tasks.runner import TaskProgress
@@ -64,11 +65,13 @@ class BarListener(TransferListener):
 
 
 class PlainListener(TransferListener):
-    """For logs and pipes: a line at the start, then at most one every ``interval`` seconds."""
+    """For logs and pipes: a line when the first bytes are confirmed, then at most one every ``interval``
+    seconds. (A transfer that fails before any byte moved prints its one error line alone.)"""
 
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, interval: float = 5.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
+        self._pending: str | None = None
         self._lock = threading.Lock()
         self._done = self._total = 0
         self._last = time.monotonic()
@@ -83,9 +86,17 @@ class PlainListener(TransferListener):
             self._done, self._total, self._base = already_done, total, already_done
             self._start = self._last = time.monotonic()
         resumed = f", {format_size(already_done)} already done" if already_done else ""
-        self._line(f"ferry: {description}: {format_size(total)}{resumed}")
+        with self._lock:
+            self._pending = f"ferry: {description}: {format_size(total)}{resumed}"
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._line(pending)
 
     def advanced(self, n: int) -> None:
+        self._flush_pending()
         with self._lock:
             self._done += n
             now = time.monotonic()
@@ -101,14 +112,8 @@ class PlainListener(TransferListener):
         self._line(f"ferry: {format_size(done)} of {format_size(total)} ({pct:.1f}%), {format_size(rate)}/s")
 
     def notice(self, message: str) -> None:
+        self._flush_pending()
         self._line(f"ferry: note: {message}")
-
-
-class QuietListener(TransferListener):
-    """Only notices, on standard error."""
-
-    def notice(self, message: str) -> None:
-        print(f"ferry: note: {shown(message)}", file=sys.stderr, flush=True)
 
 
 class TaskBar(BarListener, TaskProgress):
@@ -154,6 +159,7 @@ class TaskLines(PlainListener, TaskProgress):
     def begin(self, objects: int, total_bytes: int, done_bytes: int) -> None:
         noun = "object" if objects == 1 else "objects"
         PlainListener.started(self, f"{objects} {noun} to move", total_bytes, done_bytes)
+        self._flush_pending()  # a task's size is news at once: its listing is done
 
     def started(self, description: str, total: int, already_done: int) -> None:
         """Per-object starts are folded into the task's lines."""

@@ -37,7 +37,7 @@ from ferry.storage import netguard
 from ferry.storage.base import Store
 from ferry.storage.cdnsign import TypeASigner
 from ferry.storage.http import HttpSource
-from ferry.storage.s3 import ClientSettings, S3Store, make_client
+from ferry.storage.s3 import ClientSettings, S3Connection, S3Store
 
 Opener = Callable[[Mapping[str, Any], NodeSecrets, ClientSettings, str], Store]
 SecretCheck = Callable[[Mapping[str, Any], NodeSecrets], str | None]
@@ -185,8 +185,7 @@ def _open_s3(node: Mapping[str, Any], secrets: NodeSecrets, settings: ClientSett
         region=node.get("region") or None,
         addressing_style=node.get("addressing_style") or None,
     )
-    client, access_key = make_client(remote, settings)
-    return S3Store(client, str(node["bucket"]), side, access_key)
+    return S3Store(S3Connection(remote, settings), str(node["bucket"]), side)
 
 
 register(Backend("AWS", ("ak", "sk"), _open_s3, needs_endpoint=False))

@@ -8,17 +8,15 @@ from typing import TYPE_CHECKING
 
 from ferry.config import Config
 from ferry.storage.base import Capabilities, ObjectInfo, PartResult, Store, WriteOptions
-from ferry.storage.cdnsign import TypeASigner
-from ferry.storage.http import HttpSource
 from ferry.storage.local import LocalStore
-from ferry.storage.s3 import ClientSettings, S3Store, make_client
+from ferry.storage.s3 import ClientSettings, S3Connection, S3Store
 from ferry.urls import HttpLocation, LocalLocation, Location, RemoteLocation
 
 if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
-    from mypy_boto3_s3.client import S3Client
 
     from ferry.storage.gcs_auth import GCSConnection
+    from ferry.storage.http import HttpSource
 
 __all__ = [
     "Capabilities",
@@ -34,6 +32,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> object:
+    if name == "HttpSource":
+        from ferry.storage.http import HttpSource
+
+        return HttpSource
+    raise AttributeError(name)
+
+
 @dataclass
 class StoreOpener:
     """Opens the store behind a location, keeping one client per remote for the opener's lifetime
@@ -44,7 +50,7 @@ class StoreOpener:
     temp_dir: Path | None = None
     copy_links: bool = False
     """Uploads follow symbolic links (``-L``)."""
-    _clients: dict[str, tuple[S3Client, str | None]] = field(default_factory=dict)
+    _clients: dict[str, S3Connection] = field(default_factory=dict)
     cdn_auth_key: str | None = field(default=None, repr=False)
     """Signs every http(s) request (CDN type A); a secret, never shown."""
     _http: HttpSource | None = field(default=None, repr=False)
@@ -54,6 +60,10 @@ class StoreOpener:
     def http_source(self) -> HttpSource:
         """The one read-only source for http(s) URLs of any host (its keys are absolute URLs)."""
         if self._http is None:
+            # imported here: urllib3 and the HTTP source are a fifth of a one-object command's start
+            from ferry.storage.cdnsign import TypeASigner
+            from ferry.storage.http import HttpSource
+
             signer = TypeASigner(self.cdn_auth_key) if self.cdn_auth_key else None
             self._http = HttpSource(self.settings, signer)
         return self._http
@@ -72,9 +82,8 @@ class StoreOpener:
         if name in self._gcs or (name not in self._clients and self.config.remote(name).type == "gcs"):
             return self._open_gcs(location)
         if name not in self._clients:
-            self._clients[name] = make_client(self.config.remote(name), self.settings)
-        client, access_key = self._clients[name]
-        return S3Store(client, location.bucket, name, access_key), location.key
+            self._clients[name] = S3Connection(self.config.remote(name), self.settings)
+        return S3Store(self._clients[name], location.bucket, name), location.key
 
     def _open_azure(self, location: RemoteLocation) -> tuple[Store, str]:
         """An Azure container (imported here: the Azure SDK adds a quarter second to every start-up)."""

@@ -9,18 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import threading
 import urllib.parse
-import urllib.request
 import weakref
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
-
-import botocore.config
-import botocore.exceptions
-import botocore.parsers
-import botocore.session
-import urllib3.exceptions
 
 from ferry.config import RemoteConfig
 from ferry.errors import (
@@ -47,7 +42,9 @@ from ferry.storage.base import (
 )
 from ferry.storage.listing import BucketInfo, Entry, merge_page
 from ferry.storage.netguard import refused_address, unreachable
-from ferry.storage.s3fast import ChecksumMismatch, S3ResponseError, SignedRequests
+from ferry.storage.s3fast import ChecksumMismatch, S3ResponseError, SignedRequests, http_date
+from ferry.storage.s3setup import PlainSetup, plain_setup, proxied
+from ferry.storage.wire import WireError
 from ferry.transfer.parts import Span
 
 if TYPE_CHECKING:
@@ -70,19 +67,28 @@ _RETRYABLE_CODES = {
 }
 _S3 = "an S3 server"
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
-_NETWORK_ERRORS = (
-    botocore.exceptions.ConnectionError,  # and so TLS failures (SSLError), proxies, endpoints
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectionClosedError,
-    botocore.exceptions.ConnectTimeoutError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ResponseStreamingError,
-    botocore.exceptions.IncompleteReadError,
-    botocore.exceptions.HTTPClientError,
-    urllib3.exceptions.HTTPError,
-    ConnectionError,
-    TimeoutError,
-)
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of a failed exchange with the server. botocore's only once botocore is loaded: a
+    process that never needed it cannot have met one."""
+    found: tuple[type[BaseException], ...] = (WireError, ConnectionError, TimeoutError)
+    if "botocore" in sys.modules:
+        import botocore.exceptions
+        import urllib3.exceptions
+
+        found += (
+            botocore.exceptions.ConnectionError,  # and so TLS failures (SSLError), proxies, endpoints
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.ResponseStreamingError,
+            botocore.exceptions.IncompleteReadError,
+            botocore.exceptions.HTTPClientError,
+            urllib3.exceptions.HTTPError,
+        )
+    return found
 
 
 class PartBody(io.RawIOBase):
@@ -137,6 +143,10 @@ def make_client(remote: RemoteConfig, settings: ClientSettings) -> tuple[S3Clien
     """A botocore S3 client for ``remote`` and the access key it signs with: the remote's own keys and
     endpoint, or botocore's standard chain (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, profiles) for what
     the remote leaves unset."""
+    import botocore.config
+    import botocore.exceptions
+    import botocore.session
+
     session = botocore.session.Session(profile=remote.profile)  # botocore alone: boto3 slows start-up
     try:
         configured_region = session.get_config_variable("region")
@@ -198,7 +208,6 @@ def direct_path(client: Any) -> SignedRequests | None:
     credentials = signer._credentials
     endpoint = client.meta.endpoint_url
     host = urllib.parse.urlsplit(endpoint).hostname or ""
-    proxies = urllib.request.getproxies_environment()
     direct = None
     if (
         os.environ.get("FERRY_S3_DIRECT", "1") != "0"
@@ -208,7 +217,7 @@ def direct_path(client: Any) -> SignedRequests | None:
         and not config.proxies
         and not config.client_cert
         and client not in _PAYERS
-        and (not proxies or urllib.request.proxy_bypass_environment(host, proxies))  # type: ignore[attr-defined]
+        and not proxied(host)
     ):
         direct = SignedRequests(
             endpoint,
@@ -225,9 +234,71 @@ def direct_path(client: Any) -> SignedRequests | None:
     return direct
 
 
+class S3Connection:
+    """What the stores of one S3 remote share: the direct path, and botocore's client — made the first
+    time a request needs it when the remote's setup is plain (:mod:`ferry.storage.s3setup`), so that a
+    command which never needs botocore never imports it."""
+
+    def __init__(self, remote: RemoteConfig, settings: ClientSettings) -> None:
+        self._remote, self._settings = remote, settings
+        self._lock = threading.Lock()
+        self._client: S3Client | None = None
+        setup = plain_setup(remote, settings.request_payer)
+        self.direct: SignedRequests | None
+        if setup is None:
+            self._client, self.access_key = make_client(remote, settings)
+            self.endpoint: str = self._client.meta.endpoint_url
+            self.direct = direct_path(self._client)
+        else:
+            self.endpoint, self.access_key = setup.endpoint, setup.access_key
+            self.direct = _plain_direct(setup, settings)
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self._remote, self._settings)[0]
+        return self._client
+
+
+def _plain_direct(setup: PlainSetup, settings: ClientSettings) -> SignedRequests:
+    credentials = (setup.access_key, setup.secret_key, setup.session_token)
+    return SignedRequests(
+        setup.endpoint,
+        setup.region,
+        lambda: credentials,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_connections=settings.max_connections,
+        verify=setup.verify,
+        request_checksums=setup.request_checksums,
+        response_checksums=setup.response_checksums,
+    )
+
+
 def _frozen(credentials: Any) -> tuple[str, str, str | None]:
     frozen = credentials.get_frozen_credentials()  # refreshed here when they expire
     return frozen.access_key, frozen.secret_key, frozen.token
+
+
+def _object_info(key: str, headers: dict[str, str]) -> ObjectInfo:
+    """What a HeadObject answer says of the object, as botocore's parsed answer gives it."""
+    try:
+        size = int(headers["content-length"])
+        mtime = http_date(headers["last-modified"])
+    except (KeyError, ValueError):
+        raise S3ResponseError("HeadObject", 200, "InternalError", "an answer without size or date") from None
+    return ObjectInfo(
+        key=key,
+        size=size,
+        mtime=mtime,
+        etag=headers.get("etag", "").strip('"') or None,
+        metadata={k[11:]: v for k, v in headers.items() if k.startswith("x-amz-meta-")},
+        content_type=headers.get("content-type"),
+        encrypted=headers.get("x-amz-server-side-encryption", "").startswith("aws:kms")
+        or bool(headers.get("x-amz-server-side-encryption-customer-algorithm")),
+    )
 
 
 def _plain_key(key: str) -> bool:
@@ -255,12 +326,17 @@ class S3Store:
 
     capabilities = Capabilities(multipart=True, server_side_copy=True, lists_parts=True, stages_locally=False)
 
-    def __init__(self, client: S3Client, bucket: str, scheme: str, access_key: str | None) -> None:
-        self.client = client
+    def __init__(self, connection: S3Connection, bucket: str, scheme: str) -> None:
+        self.connection = connection
         self.bucket = bucket
         self.scheme = scheme
-        self._identity = ("s3", client.meta.endpoint_url.rstrip("/"), access_key)
-        self._direct = direct_path(client)
+        self.endpoint = connection.endpoint
+        self._identity = ("s3", connection.endpoint.rstrip("/"), connection.access_key)
+        self._direct = connection.direct
+
+    @property
+    def client(self) -> S3Client:
+        return self.connection.client
 
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
@@ -280,6 +356,9 @@ class S3Store:
     # --- reading -----------------------------------------------------------------------------------------
 
     def stat(self, key: str) -> ObjectInfo:
+        if self._direct is not None and _plain_key(key):
+            with self._errors(key):
+                return _object_info(key, self._direct.head(self.bucket, key))
         with self._errors(key):
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         return ObjectInfo(
@@ -550,12 +629,20 @@ def _headers(args: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+def _botocore_exceptions() -> Any:
+    """``botocore.exceptions`` once botocore is loaded, else ``None`` (no botocore exception can exist)."""
+    return sys.modules.get("botocore.exceptions")
+
+
 def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
     """Turn a botocore/urllib3 exception (or the direct path's answer) into ferry's classified error with a
     one-line message."""
     where = store.url(key) if key is not None else f"{store.scheme}://{store.bucket}"
-    endpoint = store.client.meta.endpoint_url
-    if isinstance(exc, botocore.exceptions.ClientError | S3ResponseError):
+    endpoint = store.endpoint
+    botocore_exceptions = _botocore_exceptions()
+    if isinstance(exc, S3ResponseError) or (
+        botocore_exceptions is not None and isinstance(exc, botocore_exceptions.ClientError)
+    ):
         if isinstance(exc, S3ResponseError):
             code, status, message = exc.code, exc.status, exc.message
         else:
@@ -590,22 +677,28 @@ def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
         if code in ("InvalidArgument", "InvalidRequest", "InvalidStorageClass", "InvalidBucketName"):
             return TransferError(f"{where}: the server refused the request: {detail}")
         return TransferError(f"{where}: {detail}")
-    if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
+    if botocore_exceptions is not None and isinstance(
+        exc, botocore_exceptions.NoCredentialsError | botocore_exceptions.PartialCredentialsError
+    ):
         return CredentialsError(
             f"no credentials for {where}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or define the remote "
             "in the config file"
         )
-    if isinstance(exc, botocore.exceptions.ParamValidationError):
+    if botocore_exceptions is not None and isinstance(exc, botocore_exceptions.ParamValidationError):
         return UsageError(f"{where}: {' '.join(str(exc).split())}")
-    if isinstance(exc, botocore.exceptions.FlexibleChecksumError | ChecksumMismatch):
+    if isinstance(exc, ChecksumMismatch) or (
+        botocore_exceptions is not None and isinstance(exc, botocore_exceptions.FlexibleChecksumError)
+    ):
         return RetryableError(f"{where}: checksum of the received data did not match; will retry")
     refused = refused_address(exc)
     if refused is not None:
         return TransferError(f"{where}: {refused}")
-    if isinstance(exc, _NETWORK_ERRORS):
+    if isinstance(exc, _network_errors()):
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return unreachable(RetryableError, where, f"network error talking to {endpoint}: {reason}", _S3)
-    if isinstance(exc, botocore.parsers.ResponseParserError):
+    if "botocore.parsers" in sys.modules and isinstance(
+        exc, sys.modules["botocore.parsers"].ResponseParserError
+    ):
         return unreachable(TransferError, where, f"{endpoint} did not answer as an S3 server", _S3)
     if isinstance(exc, OSError):
         return RetryableError(f"{where}: {os.strerror(exc.errno) if exc.errno else exc}")

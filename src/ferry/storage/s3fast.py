@@ -26,11 +26,14 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_plus, urlsplit
-from xml.etree import ElementTree
 
 from ferry.storage.wire import Answer, Pool
+
+if TYPE_CHECKING:
+    from xml.etree import ElementTree
 
 Credentials = tuple[str, str, str | None]
 """Access key, secret key, session token."""
@@ -136,6 +139,11 @@ class SignedRequests:
                     raise ChecksumMismatch(f"{name} of the received data did not match")
                 break
         return answer.data
+
+    def head(self, bucket: str, key: str) -> dict[str, str]:
+        """HeadObject: the object's headers, names lower-cased. An error answer has no body: its code is
+        its status (``404``), as botocore gives it."""
+        return self._send("HeadObject", "HEAD", bucket, key, {}, None).headers
 
     def copy(
         self, bucket: str, key: str, source_bucket: str, source_key: str, headers: dict[str, str]
@@ -256,6 +264,39 @@ class SignedRequests:
         return cached
 
 
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+
+
+def http_date(value: str) -> float:
+    """A Last-Modified header (``Thu, 03 Dec 2026 13:21:51 GMT``) as a POSIX time; other forms through
+    the standard library's parser. ValueError when it is not a date."""
+    parts = value.split()
+    if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
+        try:
+            hour, minute, second = (int(n) for n in parts[4].split(":"))
+            moment = datetime(
+                int(parts[3]), _MONTHS[parts[2]], int(parts[1]), hour, minute, second, tzinfo=UTC
+            )
+        except ValueError:
+            pass
+        else:
+            return moment.timestamp()
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"not an HTTP date: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def _default_ca_bundle() -> str | None:
     try:
         import certifi
@@ -267,6 +308,8 @@ def _default_ca_bundle() -> str | None:
 def _parse(data: bytes) -> ElementTree.Element | None:
     if not data or len(data) > _MAX_DOCUMENT:
         return None
+    from xml.etree import ElementTree  # here: a one-object upload or download parses no document
+
     try:
         # botocore parses these answers with the same parser; expat bounds entity expansion
         return ElementTree.fromstring(data)  # noqa: S314

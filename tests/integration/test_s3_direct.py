@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.conftest import write_remotes
+from tests.conftest import ferry_env, write_remotes
 from tests.support.faultproxy import FaultProxy, Rule
 
 from ferry.config import RemoteConfig
@@ -184,3 +186,44 @@ def test_listings_are_the_same_as_botocore_across_pages_and_odd_keys(rgw, s3, bu
     missing_direct, missing_plain = stores(rgw, "no-such-bucket-h14")
     assert outcome(lambda: list(missing_direct.list("p/"))) == outcome(lambda: list(missing_plain.list("p/")))
     assert outcome(lambda: list(missing_direct.list("p/")))[0] == "BucketMissingError"
+
+
+def test_one_object_commands_move_the_bytes_without_loading_botocore(tmp_path, config, home, s3, bucket):
+    """A one-object upload, download and copy on a plain remote (endpoint and keys in ferry's config)
+    go through the direct path alone — HEAD included — so botocore, most of a command's start, is never
+    imported; a delete (botocore's) in the same process still works, its client made when needed."""
+    data = os.urandom(70_000)
+    (tmp_path / "one.bin").write_bytes(data)
+    script = (
+        "import sys\n"
+        "from ferry.cli.main import main\n"
+        "codes = [main(['cp', '-q', '-f', sys.argv[1], sys.argv[2] + '/up.bin']),\n"
+        "         main(['cp', '-q', '-f', sys.argv[2] + '/up.bin', sys.argv[3]]),\n"
+        "         main(['cp', '-q', '-f', sys.argv[2] + '/up.bin', sys.argv[2] + '/copy.bin'])]\n"
+        "print(codes, 'botocore' in sys.modules)\n"
+        "from ferry.storage import StoreOpener\n"
+        "from ferry.config import load_config\n"
+        "from ferry.urls import parse_location\n"
+        "store, key = StoreOpener(load_config()).open(parse_location(sys.argv[2] + '/copy.bin'))\n"
+        "store.delete(key)\n"
+        "print('botocore' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(tmp_path / "one.bin"),
+            f"rgw://{bucket}",
+            str(tmp_path / "back.bin"),
+        ],
+        env=ferry_env(config, home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["[0, 0, 0] False", "True"], done.stdout + done.stderr
+    assert (tmp_path / "back.bin").read_bytes() == data
+    assert s3.get_object(Bucket=bucket, Key="up.bin")["Body"].read() == data
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="copy.bin").get("KeyCount") == 0

@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -139,7 +138,6 @@ def run(
         limiter = make_limiter(options.bwlimit, options.bandwidth_windows)  # one limit for the whole task
     lock = threading.Lock()
     started = time.monotonic()
-    slots = threading.BoundedSemaphore(jobs * 2)  # bounds what is queued: memory stays flat
     large = threading.BoundedSemaphore(min(jobs, large_jobs or jobs))
 
     def one(obj: JournalObject) -> None:
@@ -193,9 +191,28 @@ def run(
             outcome.costs.add(time.monotonic() - begin)
         progress.object_done(obj, False, reason)
 
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ferry-object") as pool:
-        try:
-            for obj in journal.objects(chunk=chunk):
+    # Each worker takes the next object itself: no future, queue hand-off or semaphore per object (for
+    # small objects those cost as much CPU as the request did), and never more than ``jobs`` in flight.
+    objects = journal.objects(chunk=chunk)
+    taking = threading.Lock()
+    ended = threading.Event()
+    broken: list[BaseException] = []
+
+    def take() -> JournalObject | None:
+        with taking:
+            while not ended.is_set():
+                if outcome.stopped_by is not None:
+                    break
+                if stop.is_set():
+                    outcome.interrupted = True
+                    break
+                try:
+                    obj = next(objects, None)
+                except BaseException as exc:  # a damaged journal: the run stops and says so
+                    broken.append(exc)
+                    break
+                if obj is None:
+                    break
                 if only is not None and not only(obj):
                     continue
                 if obj.damage is not None and obj.reason != obj.damage:
@@ -203,22 +220,35 @@ def run(
                     obj = replace(obj, state=ObjectState.FAILED, reason=obj.damage)
                 if obj.damage is not None or (obj.state == ObjectState.FAILED and obj.dest_key == ""):
                     # an unsafe key, or a damaged record of one: retrying cannot help
-                    outcome.failed += 1
+                    with lock:
+                        outcome.failed += 1
                     if reports is not None:
                         reports.failed(obj.source_key, obj.dest_key, obj.size, obj.reason or "", 0.0)
                     progress.object_done(obj, False, obj.reason)
                     continue
-                if outcome.stopped_by is not None:
-                    break
-                if stop.is_set():
-                    outcome.interrupted = True
-                    break
-                slots.acquire()
-                future: Future[None] = pool.submit(one, obj)
-                future.add_done_callback(lambda _: slots.release())
-        except KeyboardInterrupt:
-            stop.set()  # objects in flight stop at their next part and stay resumable
-            raise
+                return obj
+            ended.set()
+            return None
+
+    def work() -> None:
+        while (obj := take()) is not None:
+            one(obj)
+
+    workers = [
+        threading.Thread(target=work, name=f"ferry-object_{n}", daemon=True) for n in range(max(1, jobs))
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join()
+    except KeyboardInterrupt:
+        stop.set()  # objects in flight stop at their next part and stay resumable
+        for worker in workers:
+            worker.join()
+        raise
+    if broken:
+        raise broken[0]
     outcome.elapsed = time.monotonic() - started
     return outcome
 

@@ -1,6 +1,7 @@
-"""Benchmark: one large object up and down with `ferry cp`, beside the AWS CLI, rclone and a single-stream
-`curl --aws-sigv4` (the practical ceiling on this machine) on the same RGW in the same run. Each tool runs
-with its own defaults (ferry with -p); who goes first rotates between runs. Prints medians and ratios.
+"""Benchmark: one large object up, down and copied within the server (bucket to bucket, server-side) with
+`ferry cp`, beside the AWS CLI, rclone and a single-stream `curl --aws-sigv4` (the practical ceiling on this
+machine: for the copy, one CopyObject request) on the same RGW in the same run. Each tool runs with its own
+defaults (ferry with -p); who goes first rotates between runs. Prints medians and ratios.
 Usage: python bench/single.py [--size 1GiB] [--runs 3] [--parallel 4]"""
 
 from __future__ import annotations
@@ -50,7 +51,20 @@ def main() -> None:
             "aws": lambda: timed([*aws_cp, f"s3://{bucket}/obj.bin", str(down)], ae),
             "rclone": lambda: timed(rclone_cmd("copyto", f"bench:{bucket}/obj.bin", str(down)), re_),
         }
-        times: dict[str, dict[str, list[float]]] = {d: {t: [] for t in TOOLS} for d in ("up", "down")}
+        copy_url = f"{server.endpoint}/{bucket}/copy.bin"
+        copy: dict[str, Callable[[], float]] = {
+            "curl": lambda: timed(
+                [*server.curl(), "-X", "PUT", "-H", f"x-amz-copy-source: {bucket}/obj.bin", copy_url]
+            ),
+            "ferry": lambda: timed(
+                [*ferry_cp, f"bench://{bucket}/obj.bin", f"bench://{bucket}/copy.bin"], fe
+            ),
+            "aws": lambda: timed([*aws_cp, f"s3://{bucket}/obj.bin", f"s3://{bucket}/copy.bin"], ae),
+            "rclone": lambda: timed(
+                rclone_cmd("copyto", f"bench:{bucket}/obj.bin", f"bench:{bucket}/copy.bin"), re_
+            ),
+        }
+        times: dict[str, dict[str, list[float]]] = {d: {t: [] for t in TOOLS} for d in ("up", "down", "copy")}
         for run in range(args.runs):
             # Rotate who goes first, so no tool always inherits another's page cache and writeback.
             order = TOOLS[run % len(TOOLS) :] + TOOLS[: run % len(TOOLS)]
@@ -65,6 +79,12 @@ def main() -> None:
                 if down.stat().st_size != size:
                     raise SystemExit(f"bench: {tool} downloaded the wrong size")
                 down.unlink()
+            for tool in order:
+                server.settle()
+                times["copy"][tool].append(copy[tool]())
+                if server.s3.head_object(Bucket=bucket, Key="copy.bin")["ContentLength"] != size:
+                    raise SystemExit(f"bench: {tool} copied the wrong size")
+                server.s3.delete_object(Bucket=bucket, Key="copy.bin")
             server.s3.delete_object(Bucket=bucket, Key="obj.bin")
             for direction, by_tool in times.items():
                 line = ", ".join(f"{t} {v[-1]:.2f}s" for t, v in by_tool.items())

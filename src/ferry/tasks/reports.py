@@ -51,8 +51,17 @@ def unescape_field(text: str) -> str:
     return "".join(out)
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def _utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    """The UTC time of a row, formatted once per second (thousands of rows share each)."""
+    global _last_stamp
+    second = int(ts)
+    cached = _last_stamp
+    if cached[0] != second:
+        cached = _last_stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return cached[1]
 
 
 class _RotatingFile:

@@ -224,6 +224,18 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
         lease.finish()
         log.info("chunk %d of task %s: attempt %d fenced off", job.number, job.task_id, held.attempt)
         return ChunkResult(job.number, held.attempt, name, fenced=True, interrupted=True)
+    except SQLAlchemyError as exc:
+        # an outcome could not be recorded: the objects not recorded stay unfinished, and the chunk goes
+        # again (on this worker or another) once the database answers
+        lease.finish()
+        log.warning(
+            "chunk %d of task %s: attempt %d stopped: the database did not record an outcome (%s)",
+            job.number,
+            job.task_id,
+            held.attempt,
+            type(exc).__name__,
+        )
+        return ChunkResult(job.number, held.attempt, name, interrupted=True)
     except BaseException:
         lease.finish()
         raise

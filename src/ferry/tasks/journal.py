@@ -652,7 +652,10 @@ class TaskJournal:
             except sqlite3.DatabaseError as exc:
                 reason = _damage(exc)
                 if reason is None:
-                    raise
+                    raise TransferError(
+                        f"the journal of task {self.path.stem} cannot record outcomes "
+                        f"({str(exc).strip()}): {self.path}"
+                    ) from None
                 raise JournalDamagedError(
                     f"the journal of task {self.path.stem} is damaged ({reason}): {self.path}"
                 ) from None

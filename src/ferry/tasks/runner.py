@@ -232,7 +232,13 @@ def run(
 
     def work() -> None:
         while (obj := take()) is not None:
-            one(obj)
+            try:
+                one(obj)
+            except BaseException as exc:  # an outcome that could not be recorded: the run stops and says so
+                with taking:
+                    broken.append(exc)
+                    ended.set()
+                return
 
     workers = [
         threading.Thread(target=work, name=f"ferry-object_{n}", daemon=True) for n in range(max(1, jobs))

@@ -5,13 +5,17 @@ server allows it, and every way a server can misbehave ends in a bounded, one-li
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from tests.conftest import write_remotes
 
 from ferry.storage.wire import Pool, TooLarge, WireError
 
@@ -217,3 +221,21 @@ def test_an_unknown_host_and_tls_to_a_plain_port_are_network_errors(scripted):
     with pytest.raises(WireError) as caught:
         get(plain.pool(tls=ssl.create_default_context()))
     assert "\n" not in str(caught.value)
+
+
+def test_ferry_cp_retries_a_500_from_the_server_and_sends_the_same_bytes_again(
+    scripted, ferry, rgw, tmp_path: Path
+):
+    data = os.urandom(20_000)
+    error = b"<Error><Code>InternalError</Code><Message>try again</Message></Error>"
+    stored = f'HTTP/1.1 200 OK\r\nETag: "{hashlib.md5(data).hexdigest()}"\r\nContent-Length: 0\r\n\r\n'
+    server = scripted(
+        send(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n\r\n%s" % (len(error), error)),
+        send(stored.encode()),
+    )
+    config = write_remotes(tmp_path / "c.toml", rgw, extra={"scripted": f"http://127.0.0.1:{server.port}"})
+    (tmp_path / "f.bin").write_bytes(data)
+    run = ferry("cp", str(tmp_path / "f.bin"), "scripted://bucket/f.bin", config_path=config, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert [r.split(b"\r\n")[0] for r in server.requests] == [b"PUT /bucket/f.bin HTTP/1.1"] * 2
+    assert [r.split(b"\r\n\r\n", 1)[1] for r in server.requests] == [data, data]

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from tests.conftest import write_remotes
 
+from ferry.config import RemoteConfig
+from ferry.errors import RetryableError
+from ferry.storage.s3 import ClientSettings, S3Store, make_client
 from ferry.storage.wire import Pool, TooLarge, WireError
 
 pytestmark = pytest.mark.integration
@@ -239,3 +242,23 @@ def test_ferry_cp_retries_a_500_from_the_server_and_sends_the_same_bytes_again(
     assert run.returncode == 0, run.stderr
     assert [r.split(b"\r\n")[0] for r in server.requests] == [b"PUT /bucket/f.bin HTTP/1.1"] * 2
     assert [r.split(b"\r\n\r\n", 1)[1] for r in server.requests] == [data, data]
+
+
+def test_the_s3_store_reports_a_cut_answer_an_unknown_host_and_tls_mismatch_as_network_errors(scripted):
+    cut = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\n\r\nonly a part"
+    server = scripted(send(cut, close=True))
+    plain = scripted(greeting=b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+    endpoints = [
+        f"http://127.0.0.1:{server.port}",
+        "http://no-such-host.invalid",
+        f"https://127.0.0.1:{plain.port}",
+    ]
+    for endpoint in endpoints:
+        remote = RemoteConfig(name="r", endpoint=endpoint, access_key="a", secret_key="s", region="us-east-1")
+        client, access_key = make_client(remote, ClientSettings())
+        store = S3Store(client, "bucket", "r", access_key)
+        assert store._direct is not None, endpoint
+        with pytest.raises(RetryableError) as caught:
+            store.read_range("k.bin", 0, 100)
+        assert "network error" in str(caught.value) and "\n" not in str(caught.value), endpoint
+    assert len(server.requests) == 1

@@ -125,7 +125,8 @@ def test_chunked_and_sized_answers_come_back_whole_with_their_headers(scripted):
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Amz-Meta-Tag: one\r\nx-amz-meta-tag: two\r\n\r\n"
         b"5;name=value\r\nhello\r\n6\r\n world\r\n1A\r\n" + b"z" * 26 + b"\r\n0\r\nX-Trailer: t\r\n\r\n"
     )
-    sized = b'HTTP/1.1 206 Partial Content\r\nContent-Length: 11\r\nETag: "e"\r\n\r\nhello world'
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"  # skipped
+    sized = interim + b'HTTP/1.1 206 Partial Content\r\nContent-Length: 11\r\nETag: "e"\r\n\r\nhello world'
     server = scripted(send(chunked), send(sized))
     pool = server.pool()
     first = get(pool)
@@ -207,8 +208,17 @@ def test_a_server_that_never_answers_times_out_once(scripted, reused):
         b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70 * 1024 + b"\r\nContent-Length: 0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n" + b"x" * 5000,
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 21 + OK,
     ],
-    ids=["not-http", "no-colon", "201-headers", "70-KiB-line", "negative-chunk", "chunk-size-not-hex"],
+    ids=[
+        "not-http",
+        "no-colon",
+        "201-headers",
+        "70-KiB-line",
+        "negative-chunk",
+        "chunk-size-not-hex",
+        "endless-1xx",
+    ],
 )
 def test_a_broken_answer_is_a_one_line_wire_error(scripted, answer):
     server = scripted(send(answer, close=True))

@@ -29,6 +29,7 @@ from typing import cast
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
+_MAX_INTERIM = 20
 _HEX = b"0123456789abcdefABCDEF"
 _INLINE_BODY = 1 << 16
 """Bodies up to this size go in the same send as the request head; larger ones follow it."""
@@ -83,10 +84,12 @@ class Connection:
             sock.sendall(head + body if body else head)
         if _QUICKACK is not None:
             sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-        while True:
+        for _ in range(_MAX_INTERIM + 1):
             status, version, headers = self._read_head()
             if status >= 200 or status == 101:
                 break  # 1xx interim answers (a 100 Continue nobody asked for) are skipped
+        else:
+            raise WireError(f"more than {_MAX_INTERIM} interim (1xx) answers")
         keep = _keeps_alive(version, headers)
         if no_body or status in (204, 304) or 100 <= status < 200:
             return Answer(status, headers, b""), keep

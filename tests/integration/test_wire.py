@@ -64,9 +64,8 @@ class Scripted:
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def pool(self, read_timeout: float = 5.0, host: str = "127.0.0.1", **options) -> Pool:
-        options = {"tls": None, "connect_timeout": 2.0, "max_idle": 4, **options}
-        return Pool(host, self.port, read_timeout=read_timeout, **options)
+    def pool(self, read_timeout: float = 5.0, tls: ssl.SSLContext | None = None) -> Pool:
+        return Pool("127.0.0.1", self.port, tls=tls, connect_timeout=2, read_timeout=read_timeout, max_idle=4)
 
     def close(self) -> None:
         self.listener.close()
@@ -88,9 +87,12 @@ class Scripted:
                 return
             reader = conn.makefile("rb")
             while True:
-                head = b"".join(iter(reader.readline, b"\r\n"))
-                if not head:
-                    return
+                lines = [reader.readline()]
+                while lines[-1] not in (b"\r\n", b""):
+                    lines.append(reader.readline())
+                if lines[-1] == b"":
+                    return  # the client closed
+                head = b"".join(lines[:-1])
                 sized = [h for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")]
                 request = head + b"\r\n" + reader.read(int(sized[0].split(b":")[1]) if sized else 0)
                 with self._lock:

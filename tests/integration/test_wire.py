@@ -19,7 +19,7 @@ from tests.conftest import write_remotes
 
 from ferry.config import RemoteConfig
 from ferry.errors import RetryableError
-from ferry.storage.s3 import ClientSettings, S3Store, make_client
+from ferry.storage.s3 import ClientSettings, S3Connection, S3Store
 from ferry.storage.wire import Pool, TooLarge, WireError
 
 pytestmark = pytest.mark.integration
@@ -267,8 +267,7 @@ def test_the_s3_store_reports_a_cut_answer_an_unknown_host_and_tls_mismatch_as_n
     ]
     for endpoint in endpoints:
         remote = RemoteConfig(name="r", endpoint=endpoint, access_key="a", secret_key="s", region="us-east-1")
-        client, access_key = make_client(remote, ClientSettings())
-        store = S3Store(client, "bucket", "r", access_key)
+        store = S3Store(S3Connection(remote, ClientSettings()), "bucket", "r")
         assert store._direct is not None, endpoint
         with pytest.raises(RetryableError) as caught:
             store.read_range("k.bin", 0, 100)

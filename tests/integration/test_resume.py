@@ -1,6 +1,7 @@
 """SIGKILL in the middle of a transfer, then the same command again: it resumes (fewer bytes move), the
 result is byte-identical, nothing is left behind (no multipart upload, no temporary file, no record)."""
 
+import os
 import signal
 import subprocess
 import time
@@ -180,3 +181,40 @@ def test_temp_dir_holds_unfinished_downloads(tmp_path, ferry, config, home, s3, 
     finally:
         if other_filesystem:
             subprocess.run(["umount", str(temp_dir)], check=False)
+
+
+# --- what a killed download left beside its destination -------------------------------------------------
+
+
+def test_a_killed_runs_temporary_file_goes_when_its_destination_is_downloaded_again(
+    ferry, tmp_path, s3, bucket
+):
+    for name in ("a.bin", "c.bin"):
+        s3.put_object(Bucket=bucket, Key=f"t/{name}", Body=name.encode() * 1000)
+    dl = tmp_path / "dl"
+    dl.mkdir()
+    left = {  # as a killed run leaves them: one for a file downloaded again, one for a file that is not
+        "a": dl / ".a.bin.0123456789abcdef.ferry-tmp",
+        "b": dl / ".b.bin.fedcba9876543210.ferry-tmp",
+    }
+    for path in left.values():
+        path.write_bytes(b"half a download")
+    (dl / ".a.bin.notes").write_text("a user's own file")
+    run = ferry("cp", "-r", f"rgw://{bucket}/t/", str(dl))
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in dl.iterdir()) == sorted([".a.bin.notes", left["b"].name, "a.bin", "c.bin"])
+    assert (dl / "a.bin").read_bytes() == b"a.bin" * 1000
+
+
+@pytest.mark.parametrize(
+    "stem", ["x" * 120, "界" * 80], ids=["alike-past-100-characters", "240-bytes-of-utf8"]
+)
+def test_long_names_alike_at_the_start_download_together_intact(ferry, tmp_path, s3, bucket, stem):
+    names = [f"{stem}-one", f"{stem}-two"]
+    data = {name: os.urandom(7 * MiB + i) for i, name in enumerate(names)}
+    for name, body in data.items():
+        s3.put_object(Bucket=bucket, Key=f"long/{name}", Body=body)
+    dl = tmp_path / "dl"
+    run = ferry("cp", "-r", f"rgw://{bucket}/long/", str(dl), *FLAGS)  # parts of both written at once
+    assert run.returncode == 0, run.stderr
+    assert {p.name: p.read_bytes() for p in dl.iterdir()} == data

@@ -1,5 +1,8 @@
 """Round trips through the real RGW at the multipart boundaries: bytes identical in every direction."""
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from tests.conftest import MiB, make_file, sha256_file, sha256_object, uploads_left
 
@@ -200,3 +203,12 @@ def test_progress_bar_on_a_terminal(tmp_path, config, home, bucket):
     assert "━" in screen  # the bar
     assert "MB/s" in screen or "MiB/s" in screen
     assert "Transferred bytes: 20971520" in screen
+
+
+def test_a_folder_of_2000_small_files_downloads_byte_identical(tmp_path, ferry, s3, bucket):
+    objects = {f"f{n:04d}.txt": os.urandom(n % 700) for n in range(2000)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key=f"many/{n}", Body=objects[n]), objects))
+    run = ferry("cp", "-r", f"rgw://{bucket}/many/", str(tmp_path / "dl"), "-p", "8")
+    assert run.returncode == 0, run.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "dl").iterdir()} == objects

@@ -498,12 +498,17 @@ class _TempFiles:
 
 def _temp_stem(name: str) -> str:
     """What a temporary file's name says of its destination's: the name itself, or for a long one its
-    beginning and a digest of the whole (two long names alike in their first 100 characters must not
-    take each other's temporary files for abandoned ones)."""
-    if len(name) <= 100:
+    beginning and a digest of the whole (two long names alike in their first 100 bytes must not take each
+    other's temporary files for abandoned ones). Counted in bytes, as the file system counts: a name of 80
+    three-byte characters is a legal 240 bytes, but not with the temporary file's 28 more."""
+    encoded = os.fsencode(name)
+    if len(encoded) <= 100:
         return name
-    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
-    return f"{name[:83]}~{digest}"
+    digest = hashlib.blake2b(encoded, digest_size=8).hexdigest()
+    head = name[:83]
+    while len(os.fsencode(head)) > 83:
+        head = head[:-1]
+    return f"{head}~{digest}"
 
 
 def _temp_base(name: str) -> str | None:

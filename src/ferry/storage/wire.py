@@ -29,6 +29,8 @@ from typing import cast
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
+_MAX_INTERIM = 20
+_HEX = b"0123456789abcdefABCDEF"
 _INLINE_BODY = 1 << 16
 """Bodies up to this size go in the same send as the request head; larger ones follow it."""
 
@@ -82,10 +84,12 @@ class Connection:
             sock.sendall(head + body if body else head)
         if _QUICKACK is not None:
             sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-        while True:
+        for _ in range(_MAX_INTERIM + 1):
             status, version, headers = self._read_head()
             if status >= 200 or status == 101:
                 break  # 1xx interim answers (a 100 Continue nobody asked for) are skipped
+        else:
+            raise WireError(f"more than {_MAX_INTERIM} interim (1xx) answers")
         keep = _keeps_alive(version, headers)
         if no_body or status in (204, 304) or 100 <= status < 200:
             return Answer(status, headers, b""), keep
@@ -146,10 +150,9 @@ class Connection:
         total = 0
         while True:
             size_line = self._readline().split(b";", 1)[0].strip()
-            try:
-                size = int(size_line, 16)
-            except ValueError:
-                raise WireError(f"a malformed chunk size {size_line[:20]!r}") from None
+            if not size_line or size_line.strip(_HEX):  # int() would take "-1", "+a", "0x1" or "1_0"
+                raise WireError(f"a malformed chunk size {size_line[:20]!r}")
+            size = int(size_line, 16)
             if size == 0:
                 while self._readline() not in (b"\r\n", b"\n"):
                     pass  # trailers
@@ -210,7 +213,8 @@ class Pool:
         self, method: str, target: str, headers: dict[str, str], body: bytes | None, *, max_body: int
     ) -> Answer:
         """Send a request and read its whole answer. A kept connection the server had closed meanwhile
-        is replaced once, when no byte of an answer came on it (the request was not taken up)."""
+        is replaced once, when it was closed or reset before any byte of an answer came (the request was not
+        taken up); a request that timed out is not sent again here (the server may be working on it)."""
         lines = [f"{method} {target} HTTP/1.1"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         if body is not None or method in ("PUT", "POST"):
@@ -226,8 +230,8 @@ class Pool:
                 raise
             except OSError as exc:
                 conn.close()
-                if reused and not conn.answered and attempt == 0:
-                    continue
+                if reused and not conn.answered and attempt == 0 and isinstance(exc, ConnectionError):
+                    continue  # closed or reset as the request came; a timeout is not sent twice
                 if isinstance(exc, _AS_IS):
                     raise
                 raise _network_error(exc) from exc

@@ -221,22 +221,23 @@ class Pool:
             lines.append(f"content-length: {len(body) if body else 0}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         no_body = method == "HEAD"
+        try:
+            return self._exchange(head, body, no_body, max_body)
+        except OSError as exc:
+            if isinstance(exc, _AS_IS):
+                raise
+            raise _network_error(exc) from exc
+
+    def _exchange(self, head: bytes, body: bytes | None, no_body: bool, max_body: int) -> Answer:
         for attempt in range(2):
             conn, reused = self._take()
             try:
                 answer, keep = conn.exchange(head, body, no_body=no_body, max_body=max_body)
-            except TooLarge:
+            except BaseException as exc:
                 conn.close()
-                raise
-            except OSError as exc:
-                conn.close()
-                if reused and not conn.answered and attempt == 0 and isinstance(exc, ConnectionError):
+                retry = isinstance(exc, ConnectionError) and not isinstance(exc, TooLarge)
+                if retry and reused and not conn.answered and attempt == 0:
                     continue  # closed or reset as the request came; a timeout is not sent twice
-                if isinstance(exc, _AS_IS):
-                    raise
-                raise _network_error(exc) from exc
-            except BaseException:
-                conn.close()
                 raise
             if keep:
                 self._give(conn)
@@ -256,12 +257,7 @@ class Pool:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
-                try:
-                    return self._connect(), False
-                except OSError as exc:
-                    if isinstance(exc, _AS_IS):
-                        raise
-                    raise _network_error(exc) from exc
+                return self._connect(), False
             if conn.dropped():
                 conn.close()
                 continue

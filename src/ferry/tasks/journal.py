@@ -219,9 +219,13 @@ def _sqlite_engine(path: Path) -> Engine:
         # column is only met when the row is read: such damage surfaces mid-run, and is reported as such.
         reason = _damage(context.original_exception)
         if reason is not None:
-            raise JournalDamagedError(f"the journal of task {path.stem} is damaged ({reason}): {path}")
+            raise _damaged_journal(path, reason)
 
     return engine
+
+
+def _damaged_journal(path: Path, reason: str) -> JournalDamagedError:
+    return JournalDamagedError(f"the journal of task {path.stem} is damaged ({reason}): {path}")
 
 
 def _damage(exc: BaseException) -> str | None:
@@ -656,9 +660,7 @@ class TaskJournal:
                         f"the journal of task {self.path.stem} cannot record outcomes "
                         f"({str(exc).strip()}): {self.path}"
                     ) from None
-                raise JournalDamagedError(
-                    f"the journal of task {self.path.stem} is damaged ({reason}): {self.path}"
-                ) from None
+                raise _damaged_journal(self.path, reason) from None
 
     def chunks_to_run(self) -> list[int]:
         """The closed chunks that still hold an unfinished object, in order."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import click
+import typer
 
 from ferry.errors import UsageError
 
@@ -20,7 +20,7 @@ _warned: set[str] = set()
 _stdin_used: list[str] = []
 
 
-def _flag(param: click.Parameter) -> str:
+def _flag(param: typer.CallbackParam) -> str:
     return max(param.opts, key=len) if param.opts else str(param.name)
 
 
@@ -58,12 +58,12 @@ def warn_on_command_line(flag: str, envvar: str | None) -> None:
     )
 
 
-def secret(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def secret(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
     """Typer callback of a secret option (see the module's docstring)."""
     return _resolve(ctx, param, value, lambda _: True)
 
 
-def database_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def database_url(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
     """``--db``: like a secret, but a URL without a password on the command line is no secret."""
     return _resolve(ctx, param, value, _has_password)
 
@@ -79,7 +79,7 @@ def _has_password(url: str) -> bool:
 
 
 def _resolve(
-    ctx: click.Context, param: click.Parameter, value: str | None, sensitive: Callable[[str], bool]
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None, sensitive: Callable[[str], bool]
 ) -> str | None:
     flag = _flag(param)
     envvar = param.envvar if isinstance(param.envvar, str) else None

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ssl
 import time
 import zlib
 from collections.abc import Callable
@@ -95,6 +94,8 @@ class SignedRequests:
         self._keys: dict[tuple[str, str], bytes] = {}
         tls = None
         if parts.scheme == "https":
+            import ssl  # not loaded for a plain-HTTP endpoint: a one-object command starts sooner
+
             tls = ssl.create_default_context(
                 cafile=verify if isinstance(verify, str) else _default_ca_bundle() if verify else None
             )

@@ -21,10 +21,12 @@ from __future__ import annotations
 import io
 import select
 import socket
-import ssl
 import threading
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import ssl
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 _MAX_LINE = 65536

@@ -191,7 +191,8 @@ def test_listings_are_the_same_as_botocore_across_pages_and_odd_keys(rgw, s3, bu
 def test_one_object_commands_move_the_bytes_without_loading_botocore(tmp_path, config, home, s3, bucket):
     """A one-object upload, download and copy on a plain remote (endpoint and keys in ferry's config)
     go through the direct path alone — HEAD included — so botocore, most of a command's start, is never
-    imported (nor SQLAlchemy, a second click, or ssl for a plain-HTTP endpoint); a delete (botocore's) in the same process still works, its client made when needed."""
+    imported (nor SQLAlchemy, a second click, or ssl for a plain-HTTP endpoint); a delete (botocore's) in
+    the same process still works, its client made when needed."""
     data = os.urandom(70_000)
     (tmp_path / "one.bin").write_bytes(data)
     script = (

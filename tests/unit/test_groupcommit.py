@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from ferry.tasks.groupcommit import GroupCommit
+from ferry.groupcommit import GroupCommit
 
 
 def test_each_caller_returns_after_its_item_is_committed_and_batches_are_shared() -> None:

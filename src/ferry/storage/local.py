@@ -1,11 +1,12 @@
 """The local filesystem as a store. Keys are paths.
 
 Nothing ever appears at a destination path until it is whole: a single write goes to a temporary file that
-is fsynced and renamed; a multipart "upload" is a temporary file preallocated to the full size (so a full
-disk is found before the first byte moves), written part by part at each part's offset, fsynced and renamed
-on completion. The temporary file's name is random and created exclusively, never through a link; its path
-is the upload id, kept in the part record, so a later run writes the missing parts into the same file (after
-checking it is still a regular file of this user's).
+is fsynced and renamed, and ``put`` returns once the rename is durable too (the folder's fsync shared by the
+threads renaming into it at the time); a multipart "upload" is a temporary file preallocated to the full
+size (so a full disk is found before the first byte moves), written part by part at each part's offset,
+fsynced and renamed on completion. The temporary file's name is random and created exclusively, never
+through a link; its path is the upload id, kept in the part record, so a later run writes the missing parts
+into the same file (after checking it is still a regular file of this user's).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import secrets
 import shutil
 import stat
 import threading
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
 
 from ferry.errors import (
@@ -32,6 +33,7 @@ from ferry.errors import (
     UploadGoneError,
     UsageError,
 )
+from ferry.groupcommit import GroupCommit
 from ferry.storage.base import (
     Capabilities,
     Chunks,
@@ -48,6 +50,7 @@ from ferry.units import format_size
 
 TEMP_SUFFIX = ".ferry-tmp"
 MAX_SKIPPED = 10_000
+MAX_FOLDERS_REMEMBERED = 65_536
 _TEMP_NAME = re.compile(r"^\..*\.[0-9a-f]{16}\.ferry-tmp$|^\..*\.[0-9a-f]{12}\.ferry-tmp$", re.DOTALL)
 """``.<name>.<16 random hex digits>.ferry-tmp``, and the 12-digit hashed names earlier versions used (a
 killed run of one may have left such a file)."""
@@ -75,6 +78,8 @@ class LocalStore:
         self.root = root
         """The folder a recursive download writes below (no link below it is followed)."""
         self._temps = _TempFiles()
+        self._made: set[str] = set()
+        self._folder_syncs = GroupCommit(_sync_folders)
 
     def url(self, key: str) -> str:
         return key
@@ -136,33 +141,65 @@ class LocalStore:
         path = os.path.abspath(path)
         root = os.path.abspath(self.root) if self.root else None
         if root is None or not (path + os.sep).startswith(root + os.sep):
-            os.makedirs(path, exist_ok=True)
-            return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        os.makedirs(root, exist_ok=True)
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+            return self._open_made(path)
+        fd = self._open_made(root)
         walked = root
         try:
             for part in path[len(root) :].split(os.sep):
-                if not part:
-                    continue
-                walked = os.path.join(walked, part)
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, 0o777, dir_fd=fd)
-                try:
-                    inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                except OSError as exc:
-                    if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(walked):
-                        raise TransferError(
-                            f"{walked} is a symbolic link: not followed below the destination, so the key "
-                            "is not written"
-                        ) from None
-                    raise
-                os.close(fd)
-                fd = inner
+                if part:
+                    walked = os.path.join(walked, part)
+                    inner = self._enter(fd, part, walked)
+                    os.close(fd)
+                    fd = inner
         except BaseException:
             os.close(fd)
             raise
         return fd
+
+    def _open_made(self, path: str) -> int:
+        """A descriptor on the folder ``path`` (links followed), made first unless this store made or
+        entered it already."""
+        if path not in self._made:
+            os.makedirs(path, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            if path not in self._made:
+                raise
+            self._made.discard(path)  # removed since: made again
+            return self._open_made(path)
+        self._note_made(path)
+        return fd
+
+    def _enter(self, fd: int, part: str, walked: str) -> int:
+        """A descriptor on the folder ``part`` inside the folder ``fd`` (``walked`` is its path), made first
+        unless this store made or entered it already; never through a link."""
+        if walked not in self._made:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=fd)
+        try:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except FileNotFoundError:
+            if walked not in self._made:
+                raise
+            self._made.discard(walked)  # removed since: made again
+            return self._enter(fd, part, walked)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(walked):
+                raise TransferError(
+                    f"{walked} is a symbolic link: not followed below the destination, so the key "
+                    "is not written"
+                ) from None
+            raise
+        self._note_made(walked)
+        return inner
+
+    def _note_made(self, path: str) -> None:
+        """Folders known to exist are not made again for every file written into them (a download of many
+        small files spent two failing ``mkdir`` calls on each). Bounded: past the limit it starts over."""
+        if len(self._made) >= MAX_FOLDERS_REMEMBERED:
+            self._made.clear()
+        self._made.add(path)
 
     def _temp_folder(self, key: str) -> str:
         return str(self.temp_dir) if self.temp_dir is not None else os.path.dirname(os.path.abspath(key))
@@ -243,7 +280,7 @@ class LocalStore:
                 raise
             finally:
                 self._temps.forget(folder, name)
-            os.fsync(dir_fd)
+            self._folder_syncs.submit((folder, dir_fd))
         finally:
             os.close(dir_fd)
 
@@ -353,7 +390,7 @@ class LocalStore:
                         os.unlink(sibling)
                     raise
                 os.unlink(temp)
-            os.fsync(dir_fd)
+            self._folder_syncs.submit((os.path.dirname(os.path.abspath(final)), dir_fd))
         finally:
             os.close(dir_fd)
 
@@ -525,6 +562,17 @@ def _read_temps(dir_fd: int) -> dict[str, set[str]]:
         if base is not None:
             found.setdefault(base, set()).add(entry.name)
     return found
+
+
+def _sync_folders(renames: Sequence[tuple[str, int]]) -> None:
+    """Make a batch of renames durable: one ``fsync`` per folder, however many files were renamed into it
+    (each rename's thread holds its descriptor on the folder open until its batch is done, and returns only
+    then: a file is never reported written before its name is durable). Folders are told apart by path."""
+    synced: set[str] = set()
+    for folder, dir_fd in renames:
+        if folder not in synced:
+            os.fsync(dir_fd)
+            synced.add(folder)
 
 
 def _write_synced(fd: int, data: bytes) -> None:

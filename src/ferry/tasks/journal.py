@@ -69,8 +69,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from ferry.errors import FerryError, TaskNotFoundError, TransferError
+from ferry.groupcommit import GroupCommit
 from ferry.private import create_private, private_dir
-from ferry.tasks.groupcommit import GroupCommit
 from ferry.tasks.records import JournalObject as JournalObject  # re-exported: callers import them from here
 from ferry.tasks.records import PlannedObject as PlannedObject
 from ferry.tasks.records import StateCount as StateCount
@@ -599,7 +599,7 @@ class TaskJournal:
 
     def mark(self, seq: int, state: ObjectState, *, reason: str | None = None, transferred: int = 0) -> None:
         """Record an object's outcome; durable when this returns. Outcomes recorded by several threads at
-        once share a transaction (see :mod:`ferry.tasks.groupcommit`)."""
+        once share a transaction (see :mod:`ferry.groupcommit`)."""
         if state not in OBJECT_STATES:
             raise ValueError(state)
         self._marks.submit((seq, state, reason, transferred))

@@ -5,6 +5,9 @@ is committed. One transaction per outcome serialises them on the journal (with s
 task of small objects was spent queueing for it). Here the first thread to arrive commits what is queued in
 one transaction while the others wait; whoever arrives during that commit is in the next one. Every caller
 returns only once its own record is committed — or raises the error that transaction raised.
+
+The local store uses the same for the folder ``fsync`` that makes a downloaded file's name durable: the
+threads that renamed files into a folder at about the same time share one.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from typing import TextIO
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -18,6 +20,18 @@ def _escape(match: re.Match[str]) -> str:
 def shown(text: object) -> str:
     """``text`` with every control character escaped (for display only: a backslash stays as it is)."""
     return _UNSAFE.sub(_escape, str(text))
+
+
+_LINES = threading.Lock()
+
+
+def write_line(text: str, stream: TextIO) -> None:
+    """``text`` and its newline written to ``stream`` in one piece. Worker threads report at the same
+    moment (sixteen objects failing on one missing bucket), and ``print`` writes a text and its end
+    separately: their lines ran into each other."""
+    with _LINES:
+        stream.write(text + "\n")
+        stream.flush()
 
 
 class EscapingFilter(logging.Filter):

@@ -156,3 +156,20 @@ def test_existing_destination_is_untouched_by_a_failed_upload(tmp_path, ferry, s
     make_file(source, 1000)
     ferry("cp", str(source), f"dead://{bucket}/{existing}", "--retries", "0", config_path=config)
     assert sha256_object(s3, bucket, existing)  # the fixture checks the bytes are unchanged
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_objects_failing_at_once_each_get_a_whole_line(tmp_path, ferry, quiet):
+    """Sixteen workers meet the same missing bucket at the same moment: each failure is its own line."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(48):
+        (tree / f"f{i:02d}.bin").write_bytes(b"x")
+    run = ferry("cp", "-r", str(tree), "rgw://no-such-bucket-here/t", "-j", "16", *(["-q"] if quiet else []))
+    assert run.returncode == 4 and "Traceback" not in run.stderr
+    output = (run.stdout + run.stderr).splitlines()
+    failed = [line for line in output if "ferry: failed:" in line]
+    assert failed, run.stderr
+    for line in failed:
+        assert line.startswith("ferry: failed: ") and line.count("ferry:") == 1, line
+        assert line.endswith("bucket 'no-such-bucket-here' does not exist at " + line.rsplit(" at ", 1)[-1])

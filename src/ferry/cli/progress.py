@@ -20,7 +20,7 @@ from rich.progress import (
 
 from ferry.cli.obsutil_text import progress_line
 from ferry.cli.quiet import QuietListener
-from ferry.display import shown
+from ferry.display import shown, write_line
 from ferry.tasks.records import JournalObject
 from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
@@ -79,7 +79,7 @@ class PlainListener(TransferListener):
         self._base = 0
 
     def _line(self, text: str) -> None:
-        print(shown(text), file=self.stream, flush=True)
+        write_line(shown(text), self.stream)
 
     def started(self, description: str, total: int, already_done: int) -> None:
         with self._lock:
@@ -183,7 +183,7 @@ class TaskLines(PlainListener, TaskProgress):
                 self._objects,
                 time.monotonic() - self._start,
             )
-        print(line, file=self.out, flush=True)
+        write_line(line, self.out)
 
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
         with self._lock:
@@ -200,4 +200,4 @@ class TaskQuiet(QuietListener, TaskProgress):
 
     def object_done(self, obj: JournalObject, ok: bool, reason: str | None) -> None:
         if not ok:
-            print(shown(f"ferry: failed: {obj.source_key}: {reason}"), file=sys.stderr, flush=True)
+            write_line(shown(f"ferry: failed: {obj.source_key}: {reason}"), sys.stderr)

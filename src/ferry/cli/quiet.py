@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from ferry.display import shown
+from ferry.display import shown, write_line
 from ferry.transfer.events import TransferListener
 
 
@@ -13,4 +13,4 @@ class QuietListener(TransferListener):
     """Only notices, on standard error."""
 
     def notice(self, message: str) -> None:
-        print(f"ferry: note: {shown(message)}", file=sys.stderr, flush=True)
+        write_line(f"ferry: note: {shown(message)}", sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import socket
 import ssl
 import threading
@@ -29,9 +30,17 @@ Step = Callable[[socket.socket, bytes], bool]
 the same connection."""
 
 
-def send(data: bytes, *, close: bool = False, then_hang: bool = False) -> Step:
+def send(data: bytes, *, close: bool = False, then_hang: bool = False, piecewise: bool = False) -> Step:
+    """Answer with ``data`` (``piecewise``: a byte per segment, the socket flushed between them)."""
+
     def step(conn: socket.socket, request: bytes) -> bool:
-        conn.sendall(data)
+        if piecewise:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(len(data)):
+                conn.sendall(data[i : i + 1])
+                time.sleep(0.001)
+        else:
+            conn.sendall(data)
         return hang(conn, request) if then_hang else not close
 
     return step
@@ -186,6 +195,26 @@ def test_a_body_larger_than_accepted_is_refused_unread(scripted):
     assert time.monotonic() - started < 1  # nothing of the body was waited for
     with pytest.raises(TooLarge):
         get(pool, max_body=1000)  # no length: read to the close, bounded the same way
+
+
+def test_a_server_that_is_not_http_and_waits_is_told_apart_at_once(scripted):
+    """An SSH server greets and then waits for the client: its first line is enough to refuse it."""
+    server = scripted(send(b"SSH-2.0-OpenSSH_9.6\r\n", then_hang=True))
+    started = time.monotonic()
+    with pytest.raises(WireError, match=re.escape("not an HTTP/1.1 answer: b'SSH-2.0-OpenSSH_9.6'")):
+        get(server.pool(read_timeout=5))
+    assert time.monotonic() - started < 1
+
+
+def test_answers_that_arrive_a_byte_at_a_time_are_read_whole(scripted):
+    """The head and the body split across many small segments, a header line and the blank line that
+    ends the head included."""
+    answer = b"HTTP/1.1 200 OK\r\nX-Amz-Meta-A: 1\r\nContent-Length: 5\r\n\r\nhello"
+    server = scripted(send(answer, piecewise=True), send(answer, piecewise=True))
+    pool = server.pool(read_timeout=5)
+    first, second = get(pool), get(pool)
+    assert (first.status, first.headers["x-amz-meta-a"], first.data) == (200, "1", b"hello")
+    assert second.data == b"hello" and server.accepts == 1
 
 
 @pytest.mark.parametrize("reused", [False, True], ids=["new", "kept"])

@@ -65,3 +65,22 @@ def test_flipped_bytes_are_damage_or_nothing(journal_file, seed, flips):
             read_everything(copy, task_id)
         except JournalDamagedError as exc:
             assert "damaged" in str(exc) and "\n" not in str(exc)
+
+
+def test_a_damaged_schema_text_is_a_damaged_journal_in_one_line(journal_file):
+    """A flipped byte inside a table's CREATE statement: SQLite refuses the file while connecting ("malformed
+    database schema ... unrecognized token", a message spanning lines). Found by the property test above."""
+    directory, task_id = journal_file
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder)
+        shutil.copytree(directory, copy, dirs_exist_ok=True)
+        path = copy / "tasks" / f"{task_id}.db"
+        data = path.read_bytes()
+        statement = data.index(b"CREATE TABLE ferry_tasks")
+        spot = data.index(b" NOT NULL", statement)
+        path.write_bytes(data[:spot] + b"`" + data[spot + 1 :])
+        with pytest.raises(JournalDamagedError) as caught:
+            read_everything(copy, task_id)
+        message = str(caught.value)
+        assert message.startswith(f"the journal of task {task_id} is damaged (malformed database schema")
+        assert "\n" not in message and message.endswith(f": {path}")

@@ -225,6 +225,11 @@ def _sqlite_engine(path: Path) -> Engine:
 
 
 def _damaged_journal(path: Path, reason: str) -> JournalDamagedError:
+    """One line, whatever SQLite said: its message about a damaged schema quotes the statement, newlines and
+    all."""
+    reason = " ".join(reason.split())
+    if len(reason) > 160:
+        reason = reason[:157] + "..."
     return JournalDamagedError(f"the journal of task {path.stem} is damaged ({reason}): {path}")
 
 
@@ -349,14 +354,13 @@ class TaskJournal:
                     upgrade_v1(connection, task_id)
         except SQLDatabaseError as exc:
             engine.dispose()
-            reason = str(exc.orig).strip() if exc.orig else type(exc).__name__
-            message = f"the journal of task {task_id} is damaged ({reason}): {path}"
-            raise JournalDamagedError(message) from None
+            raise _damaged_journal(path, str(exc.orig) if exc.orig else type(exc).__name__) from None
+        except sqlite3.DatabaseError as exc:  # raised by the driver as the connection is set up, unwrapped
+            engine.dispose()
+            raise _damaged_journal(path, str(exc) or type(exc).__name__) from None
         except UnicodeDecodeError:  # a flipped byte in the schema's own text, met while connecting
             engine.dispose()
-            raise JournalDamagedError(
-                f"the journal of task {task_id} is damaged (its schema cannot be read): {path}"
-            ) from None
+            raise _damaged_journal(path, "its schema cannot be read") from None
         except BaseException:
             engine.dispose()
             raise

@@ -100,6 +100,17 @@ def wait(driver, condition, timeout: float = 30, message: str = ""):
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(safe, message)
 
 
+def click(driver, selector: str, timeout: float = 30) -> None:
+    """Find ``selector`` and click it, again when the page redrew it in between (a stale element) or it is
+    not there yet: the group page redraws its actions every few seconds."""
+
+    def clicked(d):
+        css(d, selector).click()
+        return True
+
+    wait(driver, clicked, timeout, f"could not click {selector}")
+
+
 def texts(driver, selector: str) -> list[str]:
     """The visible text of every element ``selector`` matches, read at one instant (the page redraws its
     tables every few seconds: elements found earlier may be gone by the time they are read)."""
@@ -117,7 +128,7 @@ def login(driver, token: str) -> None:
     field = wait(driver, lambda d: css(d, "input[name=token]"))
     field.clear()
     field.send_keys(token)
-    css(driver, "form.login button[type=submit]").click()
+    click(driver, "form.login button[type=submit]")
     wait(driver, lambda d: all_css(d, "#groups tr"), message="the group list did not appear")
 
 
@@ -133,7 +144,7 @@ def group_status(driver) -> str:
 def open_group(driver, group_id: str) -> None:
     """Click the group's row in the list, as a person would."""
     wait(driver, lambda d: all_css(d, f'tr[data-group="{group_id}"]'), message="the group is not listed")
-    all_css(driver, f'tr[data-group="{group_id}"] a.group-link')[0].click()
+    click(driver, f'tr[data-group="{group_id}"] a.group-link')
     wait(driver, lambda d: css(d, "#group-title").text, message="the group page did not open")
 
 
@@ -217,7 +228,7 @@ def test_a_wrong_token_is_refused_on_the_form(driver, service):
     driver.get(service.url + "/#/")
     field = wait(driver, lambda d: css(d, "input[name=token]"))
     field.send_keys("not-a-token-of-this-service")
-    css(driver, "form.login button[type=submit]").click()
+    click(driver, "form.login button[type=submit]")
     error = wait(driver, lambda d: css(d, "#login-error").text)
     assert "not valid" in error
     assert all_css(driver, "#groups") == []
@@ -249,16 +260,16 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     wait(page, lambda d: len(all_css(d, "#tasks tr[data-task]")) == 2, message="the tasks are not listed")
 
     # Deleting a running group is refused with the API's message.
-    css(page, "#action-delete").click()
+    click(page, "#action-delete")
     page.switch_to.alert.accept()
     refused = wait(page, lambda d: css(d, "#action-error").text)
     assert "stop it before deleting" in refused
 
-    css(page, "#action-stop").click()
+    click(page, "#action-stop")
     wait(page, lambda d: group_status(d) == "Stopped", 30, "never stopped")
     assert api.group(group_id)["status"] in ("stopped", 3)
-    css(page, "#action-start").click()
-    wait(page, lambda d: css(d, "dialog[open] button[type=submit]")).click()  # the keys it holds
+    click(page, "#action-start")
+    click(page, "dialog[open] button[type=submit]")  # the keys it holds
     wait(page, lambda d: group_status(d) == "Succeeded", 90, "never succeeded")
     wait(page, lambda d: "100%" in css(d, "#stat-progress").text)
     assert digests(rgw.client(second=True), other_bucket, "moved/") == source
@@ -270,7 +281,7 @@ def test_a_group_is_watched_stopped_started_and_succeeds(
     screenshot(page, "group", 1280, "#chart svg")
     screenshot(page, "group", 390, "#chart svg")
 
-    css(page, "a.back").click()
+    click(page, "a.back")
     wait(page, lambda d: row_status(d, group_id) == "Succeeded")
     row = text(page, f'tr[data-group="{group_id}"]')
     assert "100%" in row and "Photos archive" in row and other_bucket in row
@@ -292,7 +303,7 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
     assert api.wait(group_id)["status"] in ("failed", 5)
 
     # The list, filtered on failed groups, shows it; its page shows the failed keys as text.
-    css(page, "#status-filter option[value=failed]").click()
+    click(page, "#status-filter option[value=failed]")
     wait(page, lambda d: "status=failed" in d.current_url and row_status(d, group_id) == "Failed")
     assert set(texts(page, "#groups .badge")) == {"Failed"}
     open_group(page, group_id)
@@ -308,7 +319,7 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
     screenshot(page, "failed-group", 1280, "#failed td.key")
     screenshot(page, "failed-group", 390, "#failed td.key")
 
-    css(page, "#failed-csv").click()
+    click(page, "#failed-csv")
     csv_path = downloads / f"failed-objects-{group_id}.csv"
     wait(page, lambda d: csv_path.exists() and csv_path.stat().st_size > 0, 20, "no CSV downloaded")
     lines = csv_path.read_text(encoding="utf-8").splitlines()
@@ -317,11 +328,11 @@ def test_failed_objects_are_text_and_a_retry_of_them_succeeds(
 
     # The missing objects appear at the source; a retry of the failed ones only, with the keys typed in.
     put_objects(s3, bucket, {HOSTILE: 1234, HOSTILE_2: 4321})
-    css(page, "#action-retry").click()
+    click(page, "#action-retry")
     wait(page, lambda d: css(d, "dialog[open] input[name=mode][value=failed]")).is_selected()
     fill_credentials(page, rgw)
     screenshot(page, "retry-dialog", 390, "dialog[open]")
-    css(page, "dialog[open] button[type=submit]").click()
+    click(page, "dialog[open] button[type=submit]")
     wait(page, lambda d: group_status(d) == "Succeeded", 60, "the retry did not succeed")
     wait(page, lambda d: css(d, "#failed-count").text == "none")
     moved = digests(rgw.client(second=True), other_bucket)
@@ -346,10 +357,10 @@ def test_a_wrong_key_is_the_reason_shown_and_a_retry_with_the_right_one_succeeds
     open_group(page, group_id)
     reason = wait(page, lambda d: css(d, "#group-reason").text)
     assert "wrong-secret-key" not in reason and len(reason) > len("Why it failed: ")
-    css(page, "#action-retry").click()
-    wait(page, lambda d: css(d, "dialog[open] input[name=mode][value=all]")).click()
+    click(page, "#action-retry")
+    click(page, "dialog[open] input[name=mode][value=all]")
     fill_credentials(page, rgw, second_destination=False)
-    css(page, "dialog[open] button[type=submit]").click()
+    click(page, "dialog[open] button[type=submit]")
     wait(page, lambda d: group_status(d) == "Succeeded", 60, "the retry did not succeed")
     assert sorted(digests(s3, bucket, "copied/")) == ["w/1.txt", "w/2.txt"]
 
@@ -404,7 +415,7 @@ def test_the_list_of_groups_at_work(page, service, token, rgw, s3, bucket, bucke
 
 def test_a_group_created_from_the_form_migrates(page, service, rgw, s3, bucket, bucket2):
     source = put_objects(s3, bucket, {"docs/a.txt": 100, "docs/b.txt": 200, "other/c.txt": 300})
-    css(page, "#new-group").click()
+    click(page, "#new-group")
     fields = {
         "description": "Made in the browser",
         "src_bucket": bucket,
@@ -423,7 +434,7 @@ def test_a_group_created_from_the_form_migrates(page, service, rgw, s3, bucket, 
     wait(page, lambda d: css(d, "dialog[open] input[name=src_bucket]"))
     for name, value in fields.items():
         css(page, f"dialog[open] [name={name}]").send_keys(value)
-    css(page, "dialog[open] button[type=submit]").click()
+    click(page, "dialog[open] button[type=submit]")
     wait(page, lambda d: css(d, "#group-title").text == "Made in the browser", 30, "no new group page")
     wait(page, lambda d: group_status(d) == "Succeeded", 60, "the new group did not succeed")
     wanted = {key: sha for key, sha in source.items() if key.startswith("docs/")}
@@ -432,7 +443,7 @@ def test_a_group_created_from_the_form_migrates(page, service, rgw, s3, bucket, 
 
 
 def test_log_out_forgets_the_token(page, service):
-    css(page, "#logout").click()
+    click(page, "#logout")
     wait(page, lambda d: css(d, "input[name=token]"))
     assert page.execute_script("return sessionStorage.getItem('ferry.token')") is None
     page.refresh()

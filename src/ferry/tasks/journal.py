@@ -357,7 +357,12 @@ class TaskJournal:
             raise _damaged_journal(path, str(exc.orig) if exc.orig else type(exc).__name__) from None
         except sqlite3.DatabaseError as exc:  # raised by the driver as the connection is set up, unwrapped
             engine.dispose()
-            raise _damaged_journal(path, str(exc) or type(exc).__name__) from None
+            reason = _damage(exc)
+            if reason is None:  # a lock, not damage
+                text = " ".join(str(exc).split()) or type(exc).__name__
+                message = f"the journal of task {task_id} cannot be opened ({text}): {path}"
+                raise TransferError(message) from None
+            raise _damaged_journal(path, reason) from None
         except UnicodeDecodeError:  # a flipped byte in the schema's own text, met while connecting
             engine.dispose()
             raise _damaged_journal(path, "its schema cannot be read") from None

@@ -191,7 +191,7 @@ def test_listings_are_the_same_as_botocore_across_pages_and_odd_keys(rgw, s3, bu
 def test_one_object_commands_move_the_bytes_without_loading_botocore(tmp_path, config, home, s3, bucket):
     """A one-object upload, download and copy on a plain remote (endpoint and keys in ferry's config)
     go through the direct path alone — HEAD included — so botocore, most of a command's start, is never
-    imported (nor SQLAlchemy, a second click, or ssl for a plain-HTTP endpoint); a delete (botocore's) in
+    imported (nor Typer and its click, SQLAlchemy, or ssl for a plain-HTTP endpoint); a delete (botocore's) in
     the same process still works, its client made when needed."""
     data = os.urandom(70_000)
     (tmp_path / "one.bin").write_bytes(data)
@@ -201,7 +201,7 @@ def test_one_object_commands_move_the_bytes_without_loading_botocore(tmp_path, c
         "codes = [main(['cp', '-q', '-f', sys.argv[1], sys.argv[2] + '/up.bin']),\n"
         "         main(['cp', '-q', '-f', sys.argv[2] + '/up.bin', sys.argv[3]]),\n"
         "         main(['cp', '-q', '-f', sys.argv[2] + '/up.bin', sys.argv[2] + '/copy.bin'])]\n"
-        "heavy = ('botocore', 'click', 'sqlalchemy', 'ssl')\n"
+        "heavy = ('botocore', 'typer', 'click', 'sqlalchemy', 'ssl')\n"
         "print(codes, [name for name in heavy if name in sys.modules])\n"
         "from ferry.storage import StoreOpener\n"
         "from ferry.config import load_config\n"

@@ -79,7 +79,7 @@ def test_a_value_flag_at_the_end_and_a_bad_boolean_are_one_line_errors():
 def test_every_obsutil_flag_names_a_ferry_option():
     from typer.main import get_command
 
-    from ferry.cli.main import app
+    from ferry.cli.app import app
 
     cp = get_command(app).commands["cp"]  # type: ignore[attr-defined]
     known = {opt for param in cp.params for opt in param.opts}

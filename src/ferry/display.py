@@ -4,10 +4,12 @@ and the bidirectional overrides that reorder what is shown are written as ``\\xN
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import logging
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -34,8 +36,10 @@ def write_line(text: str, stream: TextIO) -> None:
         stream.flush()
 
 
-class EscapingFilter(logging.Filter):
-    """Log records whose message (with its arguments) is escaped: one record, one line."""
+class EscapingFilter:
+    """Log records whose message (with its arguments) is escaped: one record, one line. A filter for
+    ``Handler.addFilter`` (any object with this ``filter`` method), not a ``logging.Filter``: the CLI
+    imports this module and not logging."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -5,7 +5,6 @@ starts without importing Typer; the app's ``cp`` command calls :func:`copy` with
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import threading
 from dataclasses import asdict
@@ -188,6 +187,8 @@ def copy(
         stop.set()
         raise InterruptedTransfer("interrupted") from None
     if json_output:
+        import json
+
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
         _print_summary(result)

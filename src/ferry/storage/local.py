@@ -16,12 +16,11 @@ import errno
 import hashlib
 import os
 import re
-import secrets
-import shutil
 import stat
 import threading
 from collections.abc import Hashable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferry.errors import (
     FerryError,
@@ -44,9 +43,11 @@ from ferry.storage.base import (
     one_chunk,
 )
 from ferry.storage.direct import PartWriter, open_direct
-from ferry.storage.listing import Entry, Folder
 from ferry.transfer.parts import Span
 from ferry.units import format_size
+
+if TYPE_CHECKING:
+    from ferry.storage.listing import Entry
 
 TEMP_SUFFIX = ".ferry-tmp"
 MAX_SKIPPED = 10_000
@@ -219,7 +220,7 @@ class LocalStore:
 
     def _create_temp_in(self, dir_fd: int, folder: str, key: str) -> tuple[str, int]:
         base = _temp_stem(os.path.basename(key))
-        name = f".{base}.{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        name = f".{base}.{os.urandom(8).hex()}{TEMP_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
         if self.temp_dir is None:
@@ -378,10 +379,12 @@ class LocalStore:
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
+                from shutil import copyfileobj  # another file system: rare
+
                 sibling, fd = self._create_temp(final, os.path.dirname(os.path.abspath(final)))
                 try:
                     with open(temp, "rb") as source, open(fd, "wb") as handle:
-                        shutil.copyfileobj(source, handle, 1 << 20)
+                        copyfileobj(source, handle, 1 << 20)
                         handle.flush()
                         os.fsync(handle.fileno())
                     os.replace(os.path.basename(sibling), name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -470,6 +473,8 @@ class LocalStore:
 
     def list_folder(self, prefix: str) -> Iterator[Entry]:
         """One level of the directory ``prefix``: its files, and its directories as folders."""
+        from ferry.storage.listing import Folder  # listings: not at every start
+
         with self._errors(prefix, "listing"):
             entries = sorted(os.scandir(prefix), key=_key_order)
         for entry in entries:

@@ -22,7 +22,6 @@ exactly what went wrong.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from typing import Any, TypeVar
 
 from ferry.errors import FerryError
 
-log = logging.getLogger("ferry.netguard")
 E = TypeVar("E", bound=FerryError)
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -75,7 +73,9 @@ def unreachable(error: type[E], where: str, cause: str, server: str, what: str =
     never holds a secret) goes to the service's log alone: the service is no port scanner."""
     if _policy is None:
         return error(f"{where}: {cause}")
-    log.info("%s: %s", where, cause)
+    import logging  # only in the service, where a policy is installed
+
+    logging.getLogger("ferry.netguard").info("%s: %s", where, cause)
     exc = error(f"{where}: {UNREACHABLE.format(what=what, server=server)}")
     exc.opaque = True
     return exc

@@ -40,8 +40,6 @@ from ferry.storage.base import (
     WriteOptions,
     md5_hex_to_b64,
 )
-from ferry.storage.listing import BucketInfo, Entry, merge_page
-from ferry.storage.netguard import refused_address, unreachable
 from ferry.storage.s3fast import ChecksumMismatch, S3ResponseError, SignedRequests, http_date
 from ferry.storage.s3setup import PlainSetup, plain_setup, proxied
 from ferry.storage.wire import WireError
@@ -50,6 +48,8 @@ from ferry.transfer.parts import Span
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+    from ferry.storage.listing import BucketInfo, Entry
 
 _RETRYABLE_CODES = {
     "SlowDown",
@@ -580,6 +580,8 @@ class S3Store:
 
     def list_folder(self, prefix: str) -> Iterator[Entry]:
         """One level: the objects under ``prefix`` and its common prefixes (delimiter ``/``)."""
+        from ferry.storage.listing import merge_page  # listings: not at every start
+
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
@@ -596,6 +598,8 @@ class S3Store:
 
     def list_buckets(self) -> Iterator[BucketInfo]:
         """Every bucket of the account (the store's own bucket name plays no part)."""
+        from ferry.storage.listing import BucketInfo
+
         with self._errors():
             response = self.client.list_buckets()
         for bucket in response.get("Buckets", []):
@@ -637,6 +641,8 @@ def _botocore_exceptions() -> Any:
 def _translate(exc: Exception, store: S3Store, key: str | None) -> FerryError:
     """Turn a botocore/urllib3 exception (or the direct path's answer) into ferry's classified error with a
     one-line message."""
+    from ferry.storage.netguard import refused_address, unreachable  # errors: not at every start
+
     where = store.url(key) if key is not None else f"{store.scheme}://{store.bucket}"
     endpoint = store.endpoint
     botocore_exceptions = _botocore_exceptions()

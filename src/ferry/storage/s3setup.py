@@ -13,7 +13,6 @@ decides, as before.
 
 from __future__ import annotations
 
-import configparser
 import os
 import urllib.parse
 from dataclasses import dataclass, field
@@ -115,6 +114,8 @@ def _profile_settings(profile: str) -> dict[str, str] | None:
     path = Path(os.environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").expanduser()
     if not path.is_file():
         return {}
+    import configparser  # only when there is an AWS config file to read
+
     parser = configparser.RawConfigParser()
     try:
         parser.read(path, encoding="utf-8")

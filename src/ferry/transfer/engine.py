@@ -19,9 +19,8 @@ import mimetypes
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from ferry.errors import (
     FerryError,
@@ -59,13 +58,12 @@ from ferry.transfer.parts import (
     split,
 )
 from ferry.transfer.ratelimit import RateLimiter
-from ferry.transfer.record import (
-    PENDING_UPLOAD,
-    PartRecord,
-    RecordHeader,
-    RecordSlot,
-)
 from ferry.transfer.retry import call_with_retry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from ferry.transfer.record import PartRecord, RecordHeader, RecordSlot
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -406,6 +404,8 @@ class ObjectTransfer:
     def _open_record(self, slot: RecordSlot, info: ObjectInfo) -> PartRecord | None:
         """Resume from a trustworthy record, or start a new upload with a new record. ``None`` when the
         record shows the object was completed before the last run ended."""
+        from ferry.transfer.record import PENDING_UPLOAD  # loaded by multipart transfers alone
+
         try:
             record = slot.load()
         except RecordDamagedError as exc:
@@ -483,6 +483,8 @@ class ObjectTransfer:
         return self.dst.list_parts(self.dst_key, header.upload_id, header.size)
 
     def _new_record(self, slot: RecordSlot, info: ObjectInfo) -> PartRecord:
+        from ferry.transfer.record import PENDING_UPLOAD, RecordHeader
+
         source_md5 = self._source_md5(info)
         part_size = self._part_size(info)
         options = self._write_options(info, source_md5)
@@ -736,6 +738,8 @@ def _run_all(work: Callable[[W], None], spans: list[W], parallel: int, stop: Hal
     request raises InterruptedTransfer."""
     if not spans:
         return
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait  # parts: not every command
+
     pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(spans))), thread_name_prefix="ferry-part")
     futures: list[Future[None]] = [pool.submit(work, s) for s in spans]
     try:

@@ -3,11 +3,8 @@ callback and (later) the service each subscribe through a listener."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
-
-log = logging.getLogger("ferry")
 
 
 class TransferListener:
@@ -21,7 +18,9 @@ class TransferListener:
 
     def notice(self, message: str) -> None:
         """Something a user should know that is not an error: a record discarded, a retry."""
-        log.warning("%s", message)
+        import logging  # not at start-up: a one-object command rarely has a notice
+
+        logging.getLogger("ferry").warning("%s", message)
 
 
 class CallbackListener(TransferListener):

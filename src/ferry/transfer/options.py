@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferry.config import Defaults, ferry_home
 from ferry.errors import UsageError
@@ -16,9 +17,11 @@ from ferry.transfer.parts import (
     MAX_COPY_OBJECT,
     check_part_size,
 )
-from ferry.transfer.record import FileRecordStore, RecordStore
 from ferry.transfer.retry import RetryPolicy
 from ferry.units import parse_size
+
+if TYPE_CHECKING:
+    from ferry.transfer.record import RecordStore
 
 
 def default_checkpoint_dir() -> Path:
@@ -59,7 +62,11 @@ class TransferOptions:
     """Where part records are kept; ``None`` for files under ``checkpoint_dir``."""
 
     def record_store(self) -> RecordStore:
-        return self.records if self.records is not None else FileRecordStore(self.checkpoint_dir)
+        if self.records is not None:
+            return self.records
+        from ferry.transfer.record import FileRecordStore  # multipart transfers alone keep records
+
+        return FileRecordStore(self.checkpoint_dir)
 
 
 CANNED_ACLS = (

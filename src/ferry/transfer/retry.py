@@ -7,7 +7,6 @@ together do not return together.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,9 +30,14 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 20.0
 
-    def delay(self, failures: int, rng: Callable[[float, float], float] = random.uniform) -> float:
-        """Seconds to wait after ``failures`` consecutive failures (1-based): uniform in [0, cap]."""
+    def delay(self, failures: int, rng: Callable[[float, float], float] | None = None) -> float:
+        """Seconds to wait after ``failures`` consecutive failures (1-based): uniform in [0, cap] (``rng``,
+        by default ``random.uniform``; random is imported at the first retry, not at every start)."""
         cap = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        if rng is None:
+            import random
+
+            rng = random.uniform
         return rng(0.0, cap)
 
 

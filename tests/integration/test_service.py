@@ -233,8 +233,12 @@ def test_failed_objects_listed_then_retried_only_failed_or_all_checked(
 # --- restart, stop, start -----------------------------------------------------------------------------------
 
 
+SLOW_BIG = 24 * MiB
+"""At SLOW's 3 MiB/s, 6 s still to go when a test acts at 5 MiB: more than the 5 s a stop may take."""
+
+
 def slow_source(s3, bucket: str) -> dict[str, str]:
-    objects = {"big.bin": 15 * MiB}
+    objects = {"big.bin": SLOW_BIG}
     objects.update({f"s-{n:02}.txt": 100 + n for n in range(10)})
     return put_objects(s3, bucket, objects)
 
@@ -266,7 +270,7 @@ def wait_for_bytes(api: Api, group_id: str, at_least: int, timeout: float = 20) 
 
 def test_restart_fails_running_groups_then_retry_resumes(services, seen, rgw, s3, bucket, other_bucket):
     source = slow_source(s3, bucket)
-    total = 15 * MiB + sum(100 + n for n in range(10))
+    total = SLOW_BIG + sum(100 + n for n in range(10))
     service = services()
     api = api_for(service, seen)
     group_id = create(api, node(rgw, bucket), node(rgw, other_bucket, second=True), transfer=SLOW)
@@ -292,7 +296,7 @@ def test_restart_fails_running_groups_then_retry_resumes(services, seen, rgw, s3
 
 def test_stop_start_and_delete(shared, seen, rgw, s3, bucket, other_bucket):
     source = slow_source(s3, bucket)
-    total = 15 * MiB + sum(100 + n for n in range(10))
+    total = SLOW_BIG + sum(100 + n for n in range(10))
     api = api_for(shared, seen)
     group_id = create(api, node(rgw, bucket), node(rgw, other_bucket, second=True), transfer=SLOW)
     wait_for_bytes(api, group_id, 5 * MiB)

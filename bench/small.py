@@ -141,7 +141,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="a source tree of ferry to run as tool 'before'")
     args = parser.parse_args()
     size = parse_size(args.size)
-    tools = tuple(t for t in args.tools.split(",") if t) + (("before",) if args.baseline else ())
+    named = [t for t in args.tools.split(",") if t and t != "before"]  # "before" comes with --baseline
+    tools = tuple(dict.fromkeys(named)) + (("before",) if args.baseline else ())
     chosen = tuple(args.only.split(",")) if args.only else (*SCENARIOS, "start")
     compile_sources(args.baseline)
 

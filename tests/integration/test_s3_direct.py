@@ -229,3 +229,56 @@ def test_one_object_commands_move_the_bytes_without_loading_botocore(tmp_path, c
     assert (tmp_path / "back.bin").read_bytes() == data
     assert s3.get_object(Bucket=bucket, Key="up.bin")["Body"].read() == data
     assert s3.list_objects_v2(Bucket=bucket, Prefix="copy.bin").get("KeyCount") == 0
+
+
+def _at_a_terminal(args: list[str], env: dict[str, str], answer: bytes) -> tuple[int, str]:
+    """Run ferry with a terminal as its standard input and output; answer its question with ``answer``."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferry", *args], stdin=follower, stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    seen, answered, deadline = b"", False, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the process ended and closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if not answered and b"Overwrite?" in seen:
+                os.write(leader, answer)
+                answered = True
+            if proc.poll() is not None and not ready:
+                break
+        return proc.wait(timeout=30), seen.decode(errors="replace")
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_an_existing_file_is_replaced_only_when_the_person_at_the_terminal_says_so(
+    tmp_path, config, home, s3, bucket
+):
+    """At a terminal, a one-object download onto an existing file asks first (the question is Typer's,
+    loaded only then): "n" leaves the file as it was and exits 9, "y" replaces it."""
+    data = os.urandom(20_000)
+    s3.put_object(Bucket=bucket, Key="asked.bin", Body=data)
+    local = tmp_path / "asked.bin"
+    local.write_bytes(b"keep me")
+    args = ["cp", f"rgw://{bucket}/asked.bin", str(local)]
+    code, shown = _at_a_terminal(args, ferry_env(config, home), b"n\n")
+    assert "exists. Overwrite?" in shown and code == 9, shown
+    assert local.read_bytes() == b"keep me"
+    code, shown = _at_a_terminal(args, ferry_env(config, home), b"y\n")
+    assert code == 0 and "Result:            succeeded" in shown, shown
+    assert local.read_bytes() == data

@@ -14,9 +14,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from ferry.cli.obsutil_text import Parameters, parameter_block, print_task_summary
 from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
@@ -37,6 +35,18 @@ from ferry.transfer.engine import transfer_kind
 from ferry.units import format_size, parse_size
 from ferry.urls import LocalLocation, parse_location
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _stderr(console: Console | None) -> Console:
+    """``console``, or one on standard error: Rich is loaded only when something is shown through it."""
+    if console is not None:
+        return console
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 def run_batch(
     source_text: str | None,
@@ -46,7 +56,7 @@ def run_batch(
     recover: str | None,
     config: Config,
     quiet: bool,
-    console: Console,
+    console: Console | None = None,
     clear: bool = False,
     dry_run: bool = False,
     json_output: bool = False,
@@ -55,7 +65,8 @@ def run_batch(
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
-    dry run) and nothing else. Recovering a task that already succeeded does nothing and says so."""
+    dry run) and nothing else. Recovering a task that already succeeded does nothing and says so.
+    ``console`` (standard error's by default) shows the bar and notes on a terminal."""
     given_settings = TaskSettings.from_options(given)  # every flag checked before anything happens
     directory = _checkpoint_dir(given_settings.checkpoint_dir or config.defaults.checkpoint_dir)
     run_filter = None
@@ -96,7 +107,7 @@ def run_batch(
         raise
 
     if dry_run:
-        _dry_run(journal, settings, plan, src_store, dst_store, kind, json_output, console, config)
+        _dry_run(journal, settings, plan, src_store, dst_store, kind, json_output, _stderr(console), config)
         return None
 
     if journal is None:
@@ -123,7 +134,7 @@ def run_batch(
     progress: runner.TaskProgress
     if quiet or json_output:
         progress = TaskQuiet()
-    elif console.is_terminal and sys.stdout.isatty():  # else obsutil's plain lines, on standard output
+    elif sys.stdout.isatty() and (console := _stderr(console)).is_terminal:  # else obsutil's plain lines
         progress = TaskBar(console)
     else:
         progress = TaskLines()

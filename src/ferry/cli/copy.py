@@ -122,7 +122,6 @@ def copy(
             recover=recover,
             config=settings,
             quiet=quiet,
-            console=_stderr_console(),
             clear=clear,
             dry_run=dry_run,
             json_output=json_output,

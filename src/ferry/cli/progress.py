@@ -1,22 +1,12 @@
-"""Showing a transfer's progress: a Rich bar on a terminal, sparse plain lines otherwise."""
+"""Showing a transfer's progress: a Rich bar on a terminal, sparse plain lines otherwise. Rich is imported
+when a bar is made: a quiet or scripted run never loads it."""
 
 from __future__ import annotations
 
 import sys
 import threading
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from ferry.cli.obsutil_text import progress_line
 from ferry.cli.quiet import QuietListener
@@ -26,11 +16,24 @@ from ferry.tasks.runner import TaskProgress
 from ferry.transfer.events import TransferListener
 from ferry.units import format_size
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
 
 class BarListener(TransferListener):
     """A live bar with bytes, speed and ETA on standard error."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

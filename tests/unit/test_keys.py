@@ -40,3 +40,33 @@ def test_key_mapping():
     assert join_key("pre/", "a/b") == "pre/a/b"
     assert local_relative("/src/dir/a/b.txt", "/src/dir") == "a/b.txt"
     assert local_relative("/src/dir/empty/", "/src/dir") == "empty/"
+
+
+def relpath_key(path: str, root: str) -> str:
+    """local_relative as it was before its shortcut: the reference it must agree with."""
+    from pathlib import PurePosixPath
+
+    relative = os.path.relpath(path.rstrip("/"), root)
+    key = PurePosixPath(*relative.split(os.sep)).as_posix()
+    return key + "/" if path.endswith("/") else key
+
+
+_ROOTS = st.sampled_from(
+    ["/src/dir", "/src/dir/", "src", "./src", ".", "/", "/a//b", "/a/./b", "a/../b", "/x/..", "src//"]
+)
+_NAMES = st.lists(
+    st.sampled_from(["f.bin", "sub", ".", "..", "", "a b", "ü", ".hidden", "..x"]), min_size=1, max_size=4
+)
+
+
+@given(_ROOTS, _NAMES, st.booleans())
+def test_a_local_key_is_what_relpath_makes_of_it(root, names, folder):
+    """Whatever the root's spelling and the names below it, the key is the one os.path.relpath gives."""
+    path = os.path.join(root, *names) + ("/" if folder else "")
+    try:
+        expected = relpath_key(path, root)
+    except ValueError:
+        with pytest.raises(ValueError):
+            local_relative(path, root)
+        return
+    assert local_relative(path, root) == expected

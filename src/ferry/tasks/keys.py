@@ -33,10 +33,25 @@ def join_key(prefix: str, relative: str) -> str:
 
 
 def local_relative(path: str, root: str) -> str:
-    """A local file's key relative to the folder being uploaded, with ``/`` separators."""
+    """A local file's key relative to the folder being uploaded, with ``/`` separators.
+
+    The listing builds each path by joining names onto ``root``: when the rest has no empty, ``.`` or ``..``
+    component, it is the key as it stands (``os.path.relpath`` normalises both paths lexically, which
+    changes nothing below ``root``, after two ``getcwd`` calls per file); anything else goes the long way.
+    tests/unit/test_keys.py holds the two to the same answers."""
+    base = root.rstrip("/")
+    folder = path.endswith("/")
+    rest = path[len(base) + 1 :].rstrip("/") if base and path.startswith(base + "/") else ""
+    if rest and os.sep == "/" and _plain(rest):
+        return rest + "/" if folder else rest
     relative = os.path.relpath(path.rstrip("/"), root)
     key = PurePosixPath(*relative.split(os.sep)).as_posix()
-    return key + "/" if path.endswith("/") else key
+    return key + "/" if folder else key
+
+
+def _plain(relative: str) -> bool:
+    """No empty, ``.`` or ``..`` component: a relative path that normalises to itself."""
+    return all(part not in ("", ".", "..") for part in relative.split("/"))
 
 
 def safe_local_path(root: str, relative: str) -> str:

@@ -504,7 +504,8 @@ class TaskJournal:
             next_seq = connection.execute(
                 select(TASKS.c.next_seq).where(TASKS.c.id == self.task_id)
             ).scalar_one()
-            known = _known_sources(connection, self.task_id, [_source_hash(obj.source_key) for obj in page])
+            hashes = [_source_hash(obj.source_key) for obj in page]
+            known = _known_sources(connection, self.task_id, hashes)
             chunk = connection.execute(
                 select(CHUNKS)
                 .where(CHUNKS.c.task_id == self.task_id)
@@ -514,8 +515,7 @@ class TaskJournal:
             builder = _ChunkBuilder(policy, chunk)
             rows = []
             seen: set[str] = set()
-            for obj in page:
-                source_hash = _source_hash(obj.source_key)
+            for obj, source_hash in zip(page, hashes, strict=True):
                 if source_hash in known or source_hash in seen:
                     continue
                 seen.add(source_hash)

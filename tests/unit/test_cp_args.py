@@ -37,6 +37,10 @@ def test_the_table_is_the_typer_commands_options():
     params = {p.name: p for p in typer_cp().params}
     options = {n: p for n, p in params.items() if p.param_type_name == "option"}
     assert set(OPTIONS) | set(cp_args.LEFT_TO_TYPER) == set(options)
+    for name, param in options.items():  # an option read from a variable is Typer's, and so is its variable
+        if param.envvar:
+            assert name in cp_args.LEFT_TO_TYPER, name
+            assert {param.envvar, f"{param.envvar}_FILE"} <= set(cp_args._TYPER_VARIABLES), name
     for name, (kind, flags) in OPTIONS.items():
         param = options[name]
         assert (kind, set(flags)) == (kind_of(param), set(param.opts)), name

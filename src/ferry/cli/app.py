@@ -12,6 +12,7 @@ import typer
 from ferry import __version__
 from ferry.cli import secrets
 from ferry.cli.copy import copy
+from ferry.cli.cp_args import COMPLETE_VAR
 from ferry.cli.main import EXIT_INTERRUPTED, print_error
 from ferry.errors import UsageError
 
@@ -239,7 +240,6 @@ def _root(
     pass
 
 
-COMPLETE_VAR = "_FERRY_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 
 

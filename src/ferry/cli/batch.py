@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferry.cli.obsutil_text import Parameters, parameter_block, print_task_summary
-from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet
+from ferry.cli.progress import TaskBar, TaskLines, TaskQuiet, stderr_console
 from ferry.config import Config, ferry_home
 from ferry.display import shown
 from ferry.errors import IncompleteError, InterruptedTransfer, TaskNotFoundError, UsageError
@@ -39,15 +39,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _stderr(console: Console | None) -> Console:
-    """``console``, or one on standard error: Rich is loaded only when something is shown through it."""
-    if console is not None:
-        return console
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
 def run_batch(
     source_text: str | None,
     destination_text: str | None,
@@ -56,7 +47,6 @@ def run_batch(
     recover: str | None,
     config: Config,
     quiet: bool,
-    console: Console | None = None,
     clear: bool = False,
     dry_run: bool = False,
     json_output: bool = False,
@@ -65,8 +55,7 @@ def run_batch(
 ) -> runner.TaskOutcome | None:
     """Run a new task, or recover one; with ``dry_run`` only say what a run would do (no journal is
     created or changed). With ``json_output`` standard output carries one JSON document (JSON lines for a
-    dry run) and nothing else. Recovering a task that already succeeded does nothing and says so.
-    ``console`` (standard error's by default) shows the bar and notes on a terminal."""
+    dry run) and nothing else. Recovering a task that already succeeded does nothing and says so."""
     given_settings = TaskSettings.from_options(given)  # every flag checked before anything happens
     directory = _checkpoint_dir(given_settings.checkpoint_dir or config.defaults.checkpoint_dir)
     run_filter = None
@@ -107,7 +96,7 @@ def run_batch(
         raise
 
     if dry_run:
-        _dry_run(journal, settings, plan, src_store, dst_store, kind, json_output, _stderr(console), config)
+        _dry_run(journal, settings, plan, src_store, dst_store, kind, json_output, stderr_console(), config)
         return None
 
     if journal is None:
@@ -134,7 +123,7 @@ def run_batch(
     progress: runner.TaskProgress
     if quiet or json_output:
         progress = TaskQuiet()
-    elif sys.stdout.isatty() and (console := _stderr(console)).is_terminal:  # else obsutil's plain lines
+    elif sys.stdout.isatty() and (console := stderr_console()).is_terminal:  # else obsutil's plain lines
         progress = TaskBar(console)
     else:
         progress = TaskLines()

@@ -21,8 +21,6 @@ from ferry.transfer.options import parse_meta, resolve_options
 from ferry.units import format_size
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ferry.cli.progress import BarListener
 
 
@@ -154,9 +152,9 @@ def copy(
     if quiet or json_output:
         listener = QuietListener()
     else:
-        from ferry.cli.progress import BarListener, PlainListener
+        from ferry.cli.progress import BarListener, PlainListener, stderr_console
 
-        console = _stderr_console()
+        console = stderr_console()
         if console.is_terminal:
             listener = bar = BarListener(console)
         else:
@@ -191,12 +189,6 @@ def copy(
         print(json.dumps({**asdict(result), "resumed": result.resumed}, indent=2))
     else:
         _print_summary(result)
-
-
-def _stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def _default_temp_dir(settings: Config) -> Path | None:

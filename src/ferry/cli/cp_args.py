@@ -57,8 +57,10 @@ LEFT_TO_TYPER = ("cdn_auth_key",)
 """Options of ``cp`` that always go through the Typer app (a secret: its callback reads a variable, a file
 or standard input and warns when it was typed)."""
 
+COMPLETE_VAR = "_FERRY_COMPLETE"
+"""Set by a shell asking the Typer app for completions."""
 # Variables that change how Typer reads a cp command line: shell completion, the secret option's sources.
-_TYPER_VARIABLES = ("_FERRY_COMPLETE", "FERRY_CDN_AUTH_KEY", "FERRY_CDN_AUTH_KEY_FILE")
+_TYPER_VARIABLES = (COMPLETE_VAR, "FERRY_CDN_AUTH_KEY", "FERRY_CDN_AUTH_KEY_FILE")
 
 _BY_FLAG: dict[str, tuple[str, str]] = {
     flag: (name, kind) for name, (kind, flags) in OPTIONS.items() for flag in flags

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
 
+def stderr_console() -> Console:
+    """Rich's console on standard error, made (and Rich imported) only when something is shown through it."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 class BarListener(TransferListener):
     """A live bar with bytes, speed and ETA on standard error."""
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ferry.config import Config, load_config
 from ferry.errors import UsageError
@@ -106,7 +105,6 @@ def sync(
         "delete_extras": delete,
         "max_delete": max_delete,
     }
-    console = Console(stderr=True)
     ask = not force and not dry_run and not json_output and sys.stdin.isatty()
     target = destination or "the destination"
 
@@ -126,7 +124,6 @@ def sync(
         recover=recover,
         config=settings_file,
         quiet=quiet,
-        console=console,
         dry_run=dry_run,
         json_output=json_output,
         confirm_delete=confirm,

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from ferry.config import load_config
 from ferry.display import shown
@@ -157,7 +156,6 @@ def resume_command(
         recover=task_id,
         config=load_config(config),
         quiet=quiet,
-        console=Console(stderr=True),
         cdn_auth_key=cdn_auth_key,
     )
 

@@ -4,6 +4,7 @@ curl — is pointed at it, so that every tool runs against the same server in th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -21,6 +22,19 @@ def read_env() -> dict[str, str]:
     env_file = Path(os.environ.get("FERRY_RGW_DIR", REPO / ".run" / "rgw")) / "env"
     pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     return {k: v for k, v in pairs}
+
+
+_downloads = itertools.count(1)
+
+
+def download_folder(work: Path, tool: str) -> Path:
+    """A new folder for one download, to be kept until the benchmark ends.
+
+    Why not one folder emptied between runs: ext4 skips an inode freed in the last 30 s when it allocates
+    one (``recently_deleted``), reading each such inode to tell, so a download into the space another tool's
+    download had just freed paid for that tool's files: by perf, a third of the CPU of a download of small
+    files here, and nothing a user's download pays."""
+    return work / f"down-{tool}-{next(_downloads)}"
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:

@@ -4,8 +4,9 @@ one-object command takes to reach the server.
 
 Each tool runs with its own defaults; the order of the tools rotates between rounds. For every run it
 records the wall time and the CPU time (user + system) of the tool's process and its children, from
-``os.wait4``: CPU per object is the figure a shared machine disturbs least. Prints medians and ferry's
-ratio to s5cmd (above 1.00x: ferry was faster).
+``os.wait4``: CPU per object is the figure a shared machine disturbs least. Beside it, the RGW's own CPU per
+object over the same run (``RGW CPU/o``, from ``/proc``), which tells whether a tool's requests cost the
+server more. Prints medians and ferry's ratio to s5cmd (above 1.00x: ferry was faster).
 
 Time to first request: the tool is pointed at a loopback listener that notes when the first request
 bytes arrive and then ends the tool; the figure is that moment minus the moment the process was started.
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferry.units import format_size, parse_size
-from peers import Server, aws_cmd, ferry_cmd, rclone_cmd
+from peers import Server, aws_cmd, download_folder, ferry_cmd, rclone_cmd
 
 ALL_TOOLS = ("ferry", "s5cmd", "rclone", "aws")
 SCENARIOS = ("up", "down", "copy")
@@ -46,10 +47,28 @@ class Run:
     wall: float
     cpu: float
     """User + system seconds of the tool and its waited-for children."""
+    server_cpu: float = 0.0
+    """User + system seconds the RGW spent meanwhile: whether a tool asks the server for more work."""
+
+
+def server_cpu_seconds() -> float:
+    """User + system seconds of every ``radosgw`` process on this machine so far (0 when none is found)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, _, rest = text.partition(") ")
+        if name.endswith("(radosgw"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime and stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> Run:
-    """Wall and CPU time of one command, which must succeed."""
+    """Wall and CPU time of one command, which must succeed, and the server's CPU time meanwhile."""
+    server_before = server_cpu_seconds()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr is not None
@@ -59,7 +78,7 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: Popen must not wait again
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd[:4])} failed: {errors.decode(errors='replace')[-500:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime)
+    return Run(wall, usage.ru_utime + usage.ru_stime, server_cpu_seconds() - server_before)
 
 
 def s5cmd_path() -> str:
@@ -180,7 +199,7 @@ def main() -> None:
             return measured
 
         def down(tool: str) -> Run:
-            dest = work / f"down-{tool}"
+            dest = download_folder(work, tool)
             cmd = {
                 "ferry": ([*ferry_cp, "-r", f"bench://{bucket}/src/", str(dest)], fe),
                 "before": ([*ferry_cp, "-r", f"bench://{bucket}/src/", str(dest)], be),
@@ -191,7 +210,6 @@ def main() -> None:
             measured = run_measured(*cmd)
             if sum(1 for _ in dest.rglob("*.bin")) != args.objects:
                 raise SystemExit(f"bench: {tool} did not download every object")
-            shutil.rmtree(dest)
             return measured
 
         def copy(tool: str) -> Run:
@@ -243,7 +261,12 @@ def main() -> None:
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     if results:
-        for title, unit, pick in (("wall time", "s", _wall), ("CPU/object", "ms", _cpu_ms(args.objects))):
+        figures = (
+            ("wall time", "s", _wall),
+            ("CPU/object", "ms", _cpu_ms(args.objects)),
+            ("RGW CPU/o", "ms", _server_cpu_ms(args.objects)),
+        )
+        for title, unit, pick in figures:
             header = "".join(f"{t:>10}" for t in tools)
             extra = "".join(f"{'ferry vs ' + p:>17}" for p in ("s5cmd", "before") if p in tools)
             print(f"{title:10}{header}{extra}")
@@ -267,6 +290,10 @@ def _wall(run: Run) -> float:
 
 def _cpu_ms(objects: int) -> Callable[[Run], float]:
     return lambda run: run.cpu / objects * 1e3
+
+
+def _server_cpu_ms(objects: int) -> Callable[[Run], float]:
+    return lambda run: run.server_cpu / objects * 1e3
 
 
 def compile_sources(baseline: str | None) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from ferry.units import format_size, parse_size
-from peers import Server, aws_cmd, ferry_cmd, rclone_cmd, timed
+from peers import Server, aws_cmd, download_folder, ferry_cmd, rclone_cmd, timed
 
 TOOLS = ("ferry", "aws", "rclone")
 
@@ -57,7 +56,7 @@ def main() -> None:
             return elapsed
 
         def small_down(tool: str) -> float:
-            dest = work / f"down-{tool}"
+            dest = download_folder(work, tool)
             cmd = {
                 "ferry": ([*ferry_cp, "-r", f"bench://{bucket}/small-src/", str(dest)], fe),
                 "aws": ([*aws_cp, "--recursive", f"s3://{bucket}/small-src/", str(dest)], ae),
@@ -66,7 +65,6 @@ def main() -> None:
             elapsed = timed(*cmd)
             if sum(1 for _ in dest.rglob("*.bin")) != args.objects:
                 raise SystemExit(f"bench: {tool} did not download every object")
-            shutil.rmtree(dest)
             return elapsed
 
         def copy(tool: str) -> float:

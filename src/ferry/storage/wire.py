@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import select
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,6 +86,12 @@ class Connection:
         self, head: bytes, body: bytes | None, *, no_body: bool, max_body: int
     ) -> tuple[Answer, bool]:
         """Send one request and read its answer: the answer, and whether the connection may be reused."""
+        try:
+            return self._exchange(head, body, no_body, max_body)
+        except BlockingIOError:  # the kernel's timeout of a plain connection (see _kernel_timeouts)
+            raise TimeoutError("timed out") from None
+
+    def _exchange(self, head: bytes, body: bytes | None, no_body: bool, max_body: int) -> tuple[Answer, bool]:
         self.answered = False
         sock = self.sock
         if body is not None and len(body) > _INLINE_BODY:
@@ -340,8 +347,25 @@ class Pool:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-            sock.settimeout(self._read_timeout)
+                sock.settimeout(self._read_timeout)
+            else:
+                _kernel_timeouts(sock, self._read_timeout)
         except BaseException:
             sock.close()
             raise
         return Connection(sock)
+
+
+def _kernel_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Make a plain connection blocking, its timeouts the kernel's (``SO_RCVTIMEO``, ``SO_SNDTIMEO``): a
+    timed out call fails with ``EAGAIN``, which :meth:`Connection.exchange` reports as a timeout.
+
+    Why: with a Python timeout, every send and receive is a ``poll`` and then the call, each letting go of
+    the GIL; among sixteen threads moving small objects each let-go is a hand-off to another thread, so the
+    polls were two of the five calls per request that did so. TLS keeps Python's timeouts (its reads must
+    retry after a partial record, which the ``ssl`` module does only in that mode)."""
+    sock.settimeout(None)
+    whole = int(seconds)
+    value = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)

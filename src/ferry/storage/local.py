@@ -78,6 +78,9 @@ class LocalStore:
         """Paths a listing left out, and why (reported as warnings)."""
         self.root = root
         """The folder a recursive download writes below (no link below it is followed)."""
+        self._absolute_root = os.path.abspath(root) if root else None
+        """The root as this process's folder made it absolute when the store opened (once: ``abspath`` of a
+        relative path asks for the working folder, a system call, and it was one per file written)."""
         self._temps = _TempFiles()
         self._made: set[str] = set()
         self._folder_syncs = GroupCommit(_sync_folders)
@@ -140,7 +143,7 @@ class LocalStore:
         link -> /elsewhere``) cannot make a key write outside it. The root and what is above it are the
         user's to choose, links included."""
         path = os.path.abspath(path)
-        root = os.path.abspath(self.root) if self.root else None
+        root = self._absolute_root
         if root is None or not (path + os.sep).startswith(root + os.sep):
             return self._open_made(path)
         fd = self._open_made(root)
